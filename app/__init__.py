@@ -1,0 +1,83 @@
+"""The MILD self-screen web application: ``create_app`` builds it in named steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from app.clinic import Clinic
+from app.extensions import csrf, db, migrate
+from config import Config, config_from_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_class: type[Config] | None = None, **overrides: object) -> Flask:
+    """Build the application from a configuration class and optional overrides (used by tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        instance_path=str(ROOT / "instance"),
+    )
+    app.config.from_object(config_class or config_from_env())
+    app.config.update(overrides)
+    check_config(app)
+    Path(app.instance_path).mkdir(exist_ok=True)
+    app.extensions["clinic"] = Clinic.from_config(app.config)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_context(app)
+    return app
+
+
+def check_config(app: Flask) -> None:
+    """Refuse to start without a secret key: it signs the session cookie and the CSRF tokens."""
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set; production has no default key")
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension objects to this app."""
+    from app import models  # noqa: F401  (registers the tables on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the patient questionnaire."""
+    from app.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
+
+    def render_error(error: HTTPException) -> tuple[str, int]:
+        code = error.code or 500
+        return render_template("error.html", code=code, error=error), code
+
+    app.register_error_handler(HTTPException, render_error)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask screening`` and ``flask drafts`` command groups."""
+    from app.commands import drafts_cli, screening_cli
+
+    app.cli.add_command(screening_cli)
+    app.cli.add_command(drafts_cli)
+
+
+def register_template_context(app: Flask) -> None:
+    """Make the clinic's details available to every template."""
+
+    @app.context_processor
+    def inject_clinic() -> dict[str, object]:
+        return {"clinic": app.extensions["clinic"]}

@@ -1,0 +1,59 @@
+"""The clinic's details, read from configuration so no practice is hard-coded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """Who the patient is screening with, and how to reach them."""
+
+    name: str
+    phone: str
+    address: str
+    hours: str
+    timezone: ZoneInfo
+    phone_region: str
+    emergency_number: str
+    callback_days: int
+
+    @property
+    def phone_display(self) -> str:
+        """The clinic's phone in the national format patients dial (e.g. (415) 555-0134)."""
+        try:
+            number = phonenumbers.parse(self.phone, self.phone_region)
+        except phonenumbers.NumberParseException:
+            return self.phone
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+    @property
+    def phone_href(self) -> str:
+        """A ``tel:`` link target in E.164, so a phone can dial it with one tap."""
+        try:
+            number = phonenumbers.parse(self.phone, self.phone_region)
+        except phonenumbers.NumberParseException:
+            return "tel:" + "".join(ch for ch in self.phone if ch.isdigit() or ch == "+")
+        return "tel:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Clinic:
+        """Build from the ``CLINIC_*`` settings; an unknown time zone or region fails at start-up."""
+        region = str(config["CLINIC_PHONE_REGION"]).upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"CLINIC_PHONE_REGION {region!r} is not a known region code")
+        return cls(
+            name=config["CLINIC_NAME"],
+            phone=config["CLINIC_PHONE"],
+            address=config["CLINIC_ADDRESS"],
+            hours=config["CLINIC_HOURS"],
+            timezone=ZoneInfo(config["CLINIC_TIMEZONE"]),
+            phone_region=region,
+            emergency_number=config["CLINIC_EMERGENCY_NUMBER"],
+            callback_days=int(config["CLINIC_CALLBACK_DAYS"]),
+        )

@@ -1,0 +1,53 @@
+"""Command-line tools: ``flask --app wsgi screening assess``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.screening import InvalidAnswers, assess
+
+screening_cli = AppGroup("screening", help="Screening rules tools.")
+
+
+@screening_cli.command("assess", with_appcontext=False)
+def assess_command() -> None:
+    """Read one JSON object of answers on stdin; print the assessment as JSON on stdout.
+
+    Invalid input exits with status 2 and a JSON object naming each bad field on stderr.
+    """
+    try:
+        answers = json.loads(sys.stdin.read())
+    except json.JSONDecodeError as exc:
+        _fail({"input": {"problem": "not_json", "detail": str(exc)}})
+    try:
+        assessment = assess(answers)
+    except InvalidAnswers as exc:
+        _fail(exc.as_dict())
+    click.echo(json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False))
+
+
+def _fail(errors: dict[str, dict[str, str]]) -> None:
+    """Write ``{"errors": ...}`` to stderr and exit with status 2."""
+    click.echo(json.dumps({"errors": errors}, indent=2), err=True)
+    sys.exit(2)
+
+
+drafts_cli = AppGroup("drafts", help="Patient drafts in progress.")
+
+
+@drafts_cli.command("purge")
+def purge_command() -> None:
+    """Delete drafts that have expired (idle longer than DRAFT_IDLE_TIMEOUT)."""
+    from flask import current_app
+
+    from app.drafts import purge_expired
+    from app.extensions import db
+    from app.models import utcnow
+
+    removed = purge_expired(db.session, utcnow(), current_app.config["DRAFT_IDLE_TIMEOUT"])
+    db.session.commit()
+    click.echo(f"Removed {removed} expired draft(s).")

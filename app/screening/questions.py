@@ -1,0 +1,466 @@
+"""The questionnaire, as data: steps, pages, questions, codes and plain-language labels.
+
+This is the one definition of the questions (spec section 2, rule set 2026.1). The patient forms, the
+check-answers page, validation, the rules and any export are generated from it, so they cannot drift.
+Codes are what is stored; a patient only ever sees labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Answers = Mapping[str, Any]
+
+
+class Kind(StrEnum):
+    """How an answer is shaped."""
+
+    SINGLE = "single"  # one code, radio buttons
+    MULTI = "multi"  # a list of codes, checkboxes
+    YESNO = "yesno"  # the strings "yes" or "no"
+    INTEGER = "integer"  # a whole number in [minimum, maximum]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One answer code and what the patient reads for it."""
+
+    code: str
+    label: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Question:
+    """One field of the questionnaire."""
+
+    field: str
+    step: str
+    kind: Kind
+    text: str
+    summary: str  # short label for the check-answers page
+    required_message: str  # what to do when it is left blank
+    options: tuple[Option, ...] = ()
+    hint: str | None = None
+    exclusive: frozenset[str] = frozenset()  # codes that must be the only one chosen
+    minimum: int | None = None
+    maximum: int | None = None
+    applies: Callable[[Answers], bool] | None = None  # None: always asked
+    applies_when: str | None = None  # the condition in words, for codebooks
+    input_width: int = 3  # characters, for integer inputs
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The valid codes, in display order."""
+        return tuple(option.code for option in self.options)
+
+    def label_for(self, code: str) -> str:
+        """The patient-facing label of ``code`` (the code itself if unknown)."""
+        for option in self.options:
+            if option.code == code:
+                return option.label
+        return code
+
+    def is_asked(self, answers: Answers) -> bool:
+        """Whether this question applies, given the other answers."""
+        return self.applies is None or self.applies(answers)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One questionnaire page: a whole step, or the follow-up to a step's conditional question."""
+
+    slug: str
+    step: str
+    title: str
+    fields: tuple[str, ...]
+    intro: str | None = None
+    applies: Callable[[Answers], bool] | None = None
+
+    def is_shown(self, answers: Answers) -> bool:
+        """Whether this page applies, given the answers so far."""
+        return self.applies is None or self.applies(answers)
+
+
+YES_NO = (Option("yes", "Yes"), Option("no", "No"))
+TRIED = (
+    Option("no", "No, I have not tried this"),
+    Option("yes_helped", "Yes, and it helped"),
+    Option("yes_no_lasting_relief", "Yes, but it did not give lasting relief"),
+)
+TRIED_FIELDS = ("tried_pt", "tried_injections", "tried_medications")
+
+
+def tried_any(answers: Answers) -> bool:
+    """``conservative_duration`` applies when any treatment was tried."""
+    return any(answers.get(name) not in (None, "no") for name in TRIED_FIELDS)
+
+
+def had_imaging(answers: Answers) -> bool:
+    """``mri_findings`` applies when ``had_mri`` starts with ``yes``."""
+    return str(answers.get("had_mri") or "").startswith("yes")
+
+
+STEPS: tuple[str, ...] = ("safety", "symptoms", "treatments", "imaging", "health")
+
+QUESTIONS: tuple[Question, ...] = (
+    # --- safety -------------------------------------------------------------------------------
+    Question(
+        field="red_flags",
+        step="safety",
+        kind=Kind.MULTI,
+        text="Do you have any of these problems now?",
+        summary="Urgent warning signs",
+        hint="Select all that apply.",
+        required_message="Select the problems you have, or select ‘None of these’",
+        options=(
+            Option("bladder_bowel", "New trouble controlling your bladder or bowels, or new trouble passing urine"),
+            Option("saddle_numbness", "New numbness in your groin, genitals, buttocks or inner thighs"),
+            Option("worsening_weakness", "Weakness in a leg or foot that is getting worse",
+                   "For example, your foot drags or slaps the ground, or you have started to fall."),
+            Option("fever", "Fever or chills along with your back pain"),
+            Option("cancer_history", "Back pain that started after you were told you have cancer"),
+            Option("recent_injury", "Your pain began after a fall, accident or injury in the last 3 months"),
+            Option("weight_loss", "You have lost weight without trying in the last 3 months"),
+            Option("none", "None of these"),
+        ),
+        exclusive=frozenset({"none"}),
+    ),
+    # --- symptoms -----------------------------------------------------------------------------
+    Question(
+        field="leg_symptoms",
+        step="symptoms",
+        kind=Kind.SINGLE,
+        text="Do you have pain, numbness, tingling, weakness or heaviness in your buttocks or legs?",
+        summary="Symptoms in buttocks or legs",
+        required_message="Select if you have symptoms in your buttocks or legs",
+        options=(
+            Option("none", "No"),
+            Option("one_side", "Yes, on one side"),
+            Option("both_sides", "Yes, on both sides"),
+        ),
+    ),
+    Question(
+        field="worse_standing_walking",
+        step="symptoms",
+        kind=Kind.YESNO,
+        text="Do your symptoms start or get worse when you stand or walk?",
+        summary="Worse when standing or walking",
+        required_message="Select yes if your symptoms start or get worse when you stand or walk",
+        options=YES_NO,
+    ),
+    Question(
+        field="relief_sitting_bending",
+        step="symptoms",
+        kind=Kind.YESNO,
+        text="Do your symptoms ease when you sit down or bend forward?",
+        summary="Better when sitting or bending forward",
+        hint="For example, when you lean on a shopping cart.",
+        required_message="Select yes if your symptoms ease when you sit down or bend forward",
+        options=YES_NO,
+    ),
+    Question(
+        field="pain_when_seated",
+        step="symptoms",
+        kind=Kind.YESNO,
+        text="Do you have leg pain even while you are sitting?",
+        summary="Leg pain while sitting",
+        required_message="Select yes if you have leg pain even while sitting",
+        options=YES_NO,
+    ),
+    Question(
+        field="walking_limit",
+        step="symptoms",
+        kind=Kind.SINGLE,
+        text="How long can you walk before you have to stop or sit down?",
+        summary="How long you can walk",
+        required_message="Select how long you can walk before you have to stop",
+        options=(
+            Option("cannot_walk", "I cannot walk about 10 steps without help"),
+            Option("under_5_min", "Less than 5 minutes"),
+            Option("5_to_15_min", "5 to 15 minutes"),
+            Option("15_to_30_min", "15 to 30 minutes"),
+            Option("over_30_min", "More than 30 minutes"),
+        ),
+    ),
+    Question(
+        field="main_pain",
+        step="symptoms",
+        kind=Kind.SINGLE,
+        text="Which bothers you more?",
+        summary="What bothers you more",
+        required_message="Select which bothers you more",
+        options=(
+            Option("legs", "My legs or buttocks"),
+            Option("back", "My back"),
+            Option("both_equal", "Both the same"),
+        ),
+    ),
+    Question(
+        field="symptom_duration",
+        step="symptoms",
+        kind=Kind.SINGLE,
+        text="How long have you had these symptoms?",
+        summary="How long you have had symptoms",
+        required_message="Select how long you have had these symptoms",
+        options=(
+            Option("under_3_months", "Less than 3 months"),
+            Option("3_to_6_months", "3 to 6 months"),
+            Option("6_to_12_months", "6 months to 1 year"),
+            Option("over_12_months", "More than 1 year"),
+        ),
+    ),
+    Question(
+        field="pain_score",
+        step="symptoms",
+        kind=Kind.INTEGER,
+        text="On average over the past week, how bad was your back or leg pain?",
+        summary="Average pain (0 to 10)",
+        hint="Enter a number from 0 to 10. 0 means no pain. 10 means the worst pain you can imagine.",
+        required_message="Enter a number from 0 to 10 for your pain",
+        minimum=0,
+        maximum=10,
+        input_width=2,
+    ),
+    Question(
+        field="age",
+        step="symptoms",
+        kind=Kind.INTEGER,
+        text="How old are you?",
+        summary="Age",
+        hint="In years, for example 72.",
+        required_message="Enter your age in years",
+        minimum=18,
+        maximum=120,
+    ),
+    # --- treatments ---------------------------------------------------------------------------
+    Question(
+        field="tried_pt",
+        step="treatments",
+        kind=Kind.SINGLE,
+        text="Have you tried physical therapy or a home exercise program?",
+        summary="Physical therapy or exercises",
+        required_message="Select if you have tried physical therapy or exercises",
+        options=TRIED,
+    ),
+    Question(
+        field="tried_injections",
+        step="treatments",
+        kind=Kind.SINGLE,
+        text="Have you had steroid injections in your spine?",
+        summary="Spine injections",
+        hint="These are sometimes called epidural injections.",
+        required_message="Select if you have had steroid injections in your spine",
+        options=TRIED,
+    ),
+    Question(
+        field="tried_medications",
+        step="treatments",
+        kind=Kind.SINGLE,
+        text="Have you tried pain medicines?",
+        summary="Pain medicines",
+        hint="For example ibuprofen, naproxen or gabapentin.",
+        required_message="Select if you have tried pain medicines",
+        options=TRIED,
+    ),
+    Question(
+        field="prior_back_surgery",
+        step="treatments",
+        kind=Kind.YESNO,
+        text="Have you ever had surgery on your lower back?",
+        summary="Surgery on lower back",
+        required_message="Select yes if you have had surgery on your lower back",
+        options=YES_NO,
+    ),
+    Question(
+        field="conservative_duration",
+        step="treatments",
+        kind=Kind.SINGLE,
+        text="In total, how long have you been trying these treatments?",
+        summary="How long you have tried treatments",
+        required_message="Select how long you have been trying these treatments",
+        options=(
+            Option("under_3_months", "Less than 3 months"),
+            Option("3_months_or_more", "3 months or more"),
+        ),
+        applies=tried_any,
+        applies_when="any of tried_pt, tried_injections, tried_medications is not 'no'",
+    ),
+    # --- imaging ------------------------------------------------------------------------------
+    Question(
+        field="had_mri",
+        step="imaging",
+        kind=Kind.SINGLE,
+        text="Have you had an MRI or CT scan of your lower back?",
+        summary="MRI or CT scan",
+        required_message="Select if you have had an MRI or CT scan of your lower back",
+        options=(
+            Option("yes_last_12_months", "Yes, in the last 12 months"),
+            Option("yes_older", "Yes, more than 12 months ago"),
+            Option("no", "No"),
+            Option("not_sure", "I’m not sure"),
+        ),
+    ),
+    Question(
+        field="mri_findings",
+        step="imaging",
+        kind=Kind.MULTI,
+        text="What did the scan report say?",
+        summary="What the scan showed",
+        hint="Select all that apply. If you do not know, select ‘I’m not sure’.",
+        required_message="Select what the scan showed, or select ‘I’m not sure’",
+        options=(
+            Option("stenosis", "Narrowing of the spinal canal", "This is called spinal stenosis."),
+            Option("thick_ligament", "A thick or enlarged ligament",
+                   "The report may call it the ligamentum flavum."),
+            Option("bone_spurs", "Bone spurs"),
+            Option("disc_herniation", "A herniated or bulging disc"),
+            Option("slipped_vertebra", "A slipped bone in the spine", "This is called spondylolisthesis."),
+            Option("instability", "An unstable spine"),
+            Option("not_sure", "I’m not sure"),
+        ),
+        exclusive=frozenset({"not_sure"}),
+        applies=had_imaging,
+        applies_when="had_mri starts with 'yes'",
+    ),
+    # --- health -------------------------------------------------------------------------------
+    Question(
+        field="blood_thinners",
+        step="health",
+        kind=Kind.MULTI,
+        text="Do you take any medicine that thins your blood?",
+        summary="Blood thinners",
+        hint="Select all that apply.",
+        required_message="Select the blood thinners you take, or select ‘None’",
+        options=(
+            Option("none", "None"),
+            Option("aspirin", "Aspirin"),
+            Option("antiplatelet", "A medicine that stops blood cells sticking",
+                   "For example clopidogrel (Plavix), prasugrel (Effient) or ticagrelor (Brilinta)."),
+            Option("anticoagulant", "A medicine that stops blood clotting",
+                   "For example warfarin (Coumadin, Jantoven), apixaban (Eliquis), rivaroxaban (Xarelto), "
+                   "dabigatran (Pradaxa) or edoxaban (Savaysa)."),
+            Option("not_sure", "I’m not sure"),
+        ),
+        exclusive=frozenset({"none"}),
+    ),
+    Question(
+        field="bleeding_disorder",
+        step="health",
+        kind=Kind.SINGLE,
+        text="Do you have a bleeding problem?",
+        summary="Bleeding problem",
+        hint="For example, you bleed for a long time or bruise very easily.",
+        required_message="Select if you have a bleeding problem",
+        options=(Option("yes", "Yes"), Option("no", "No"), Option("not_sure", "I’m not sure")),
+    ),
+    Question(
+        field="can_lie_prone",
+        step="health",
+        kind=Kind.SINGLE,
+        text="Could you lie on your stomach on a padded table for about an hour?",
+        summary="Can lie on stomach for an hour",
+        required_message="Select if you could lie on your stomach for about an hour",
+        options=(Option("yes", "Yes"), Option("no", "No"), Option("not_sure", "I’m not sure")),
+    ),
+    Question(
+        field="sedation_problems",
+        step="health",
+        kind=Kind.YESNO,
+        text="Have you ever had a serious problem with sedation or anaesthesia?",
+        summary="Problem with sedation before",
+        hint="Sedation and anaesthesia are medicines that make you sleepy or numb for a procedure.",
+        required_message="Select yes if you have had a serious problem with sedation or anaesthesia",
+        options=YES_NO,
+    ),
+    Question(
+        field="vascular_disease",
+        step="health",
+        kind=Kind.SINGLE,
+        text="Has a doctor told you that you have poor blood flow in your legs?",
+        summary="Poor blood flow in legs",
+        hint="This is sometimes called peripheral artery disease.",
+        required_message="Select if a doctor has told you that you have poor blood flow in your legs",
+        options=(Option("yes", "Yes"), Option("no", "No"), Option("not_sure", "I’m not sure")),
+    ),
+)
+
+BY_FIELD: dict[str, Question] = {q.field: q for q in QUESTIONS}
+
+# Conditional questions get a page of their own, shown only when they apply: the server decides
+# what is asked, so the flow works the same with JavaScript off.
+PAGES: tuple[Page, ...] = (
+    Page("safety", "safety", "Urgent warning signs", ("red_flags",),
+         intro="Some back problems need help straight away. Tell us if you have any of these."),
+    Page("symptoms", "symptoms", "Your symptoms",
+         ("leg_symptoms", "worse_standing_walking", "relief_sitting_bending", "pain_when_seated",
+          "walking_limit", "main_pain", "symptom_duration", "pain_score", "age")),
+    Page("treatments", "treatments", "Treatments you have tried",
+         ("tried_pt", "tried_injections", "tried_medications", "prior_back_surgery")),
+    Page("treatment-time", "treatments", "How long you have tried treatments",
+         ("conservative_duration",), applies=tried_any),
+    Page("imaging", "imaging", "Scans of your back", ("had_mri",)),
+    Page("scan-results", "imaging", "What your scan showed", ("mri_findings",), applies=had_imaging),
+    Page("health", "health", "Your general health",
+         ("blood_thinners", "bleeding_disorder", "can_lie_prone", "sedation_problems", "vascular_disease")),
+)
+
+PAGE_BY_SLUG: dict[str, Page] = {page.slug: page for page in PAGES}
+
+
+def _check_definitions() -> None:
+    """Fail at import if the pages and questions disagree (a field on no page, or on two)."""
+    on_pages = [name for page in PAGES for name in page.fields]
+    if sorted(on_pages) != sorted(BY_FIELD):
+        raise RuntimeError("every question must be on exactly one page")
+    if [q.step for q in QUESTIONS if q.step not in STEPS]:
+        raise RuntimeError("every question must belong to a known step")
+
+
+_check_definitions()
+
+
+def applicable_questions(answers: Answers) -> list[Question]:
+    """The questions that apply to these answers, in form order."""
+    return [BY_FIELD[name] for page in PAGES for name in page.fields if BY_FIELD[name].is_asked(answers)]
+
+
+def drop_inapplicable(answers: Answers) -> dict[str, Any]:
+    """A copy of ``answers`` without the answers to questions that no longer apply."""
+    return {
+        name: value
+        for name, value in answers.items()
+        if name not in BY_FIELD or BY_FIELD[name].is_asked(answers)
+    }
+
+
+@dataclass(frozen=True)
+class AnsweredQuestion:
+    """A question with its answer in words, for summaries."""
+
+    question: Question
+    page: Page
+    value: Any
+    words: list[str] = field(default_factory=list)
+
+
+def describe(answers: Answers) -> list[AnsweredQuestion]:
+    """Every applicable question with its answer in patient words (for check pages and staff views)."""
+    rows: list[AnsweredQuestion] = []
+    for page in PAGES:
+        if not page.is_shown(answers):
+            continue
+        for name in page.fields:
+            question = BY_FIELD[name]
+            value = answers.get(name)
+            if question.kind is Kind.INTEGER:
+                words = [] if value is None else [str(value)]
+            elif question.kind is Kind.MULTI:
+                words = [question.label_for(code) for code in (value or [])]
+            else:
+                words = [] if value is None else [question.label_for(value)]
+            rows.append(AnsweredQuestion(question, page, value, words))
+    return rows

@@ -1,0 +1,184 @@
+"""Rule set 2026.1: turns valid answers into an assessment (spec section 3).
+
+Pure and deterministic: the same answers always give the same assessment. No Flask import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from app.screening.texts import RULE_TEXTS, UNMET_TEXTS
+from app.screening.validation import validate_answers
+
+RULE_VERSION = "2026.1"
+
+Answers = Mapping[str, Any]
+Rule = Callable[[Answers], bool]
+
+
+class Category(StrEnum):
+    """How well the answers fit the pattern MILD treats; exactly one per assessment."""
+
+    EMERGENCY = "emergency"
+    LIKELY = "likely"
+    POSSIBLE = "possible"
+    UNLIKELY = "unlikely"
+
+
+def _findings(a: Answers) -> list[str]:
+    return list(a.get("mri_findings") or []) if str(a.get("had_mri", "")).startswith("yes") else []
+
+
+EMERGENCY_FLAGS = frozenset({"bladder_bowel", "saddle_numbness", "worsening_weakness", "fever"})
+THINNERS = frozenset({"aspirin", "antiplatelet", "anticoagulant", "not_sure"})
+LIMITED_WALKING = frozenset({"under_5_min", "5_to_15_min", "15_to_30_min"})
+ELSEWHERE = frozenset({"bone_spurs", "disc_herniation", "instability"})
+
+EMERGENCY_RULES: dict[str, Rule] = {
+    "E1": lambda a: bool(EMERGENCY_FLAGS.intersection(a["red_flags"])),
+}
+
+# Points for the fit score; the order is the order reasons are listed.
+CORE_RULES: dict[str, tuple[int, Rule]] = {
+    "C1": (25, lambda a: a["leg_symptoms"] != "none"
+           and a["worse_standing_walking"] == "yes" and a["relief_sitting_bending"] == "yes"),
+    "C2": (10, lambda a: a["symptom_duration"] != "under_3_months"),
+    "C3": (20, lambda a: "yes_no_lasting_relief" in (a["tried_pt"], a["tried_injections"])
+           and a.get("conservative_duration") == "3_months_or_more"),
+    "C4": (25, lambda a: "thick_ligament" in _findings(a)),
+    "C5": (10, lambda a: a["walking_limit"] in LIMITED_WALKING),
+    "C6": (5, lambda a: a["pain_score"] >= 5),
+    "C7": (5, lambda a: a["age"] >= 50),
+}
+
+AGAINST_RULES: dict[str, Rule] = {
+    "U1": lambda a: a["leg_symptoms"] == "none",
+    "U2": lambda a: a["worse_standing_walking"] == "no" and a["relief_sitting_bending"] == "no",
+    "U3": lambda a: bool(_findings(a)) and "thick_ligament" not in _findings(a)
+    and "not_sure" not in _findings(a) and bool(ELSEWHERE.intersection(_findings(a))),
+    "U4": lambda a: a["walking_limit"] == "over_30_min",
+}
+
+CAUTION_RULES: dict[str, Rule] = {
+    "P1": lambda a: "cancer_history" in a["red_flags"],
+    "P2": lambda a: "recent_injury" in a["red_flags"],
+    "P3": lambda a: "weight_loss" in a["red_flags"],
+    "K1": lambda a: bool(THINNERS.intersection(a["blood_thinners"])),
+    "K2": lambda a: a["bleeding_disorder"] in ("yes", "not_sure"),
+    "K3": lambda a: a["can_lie_prone"] in ("no", "not_sure"),
+    "K4": lambda a: a["sedation_problems"] == "yes",
+    "K5": lambda a: a["vascular_disease"] in ("yes", "not_sure"),
+    "K6": lambda a: a["prior_back_surgery"] == "yes",
+    "K7": lambda a: "slipped_vertebra" in _findings(a),
+    "K8": lambda a: a["had_mri"] in ("yes_older", "no", "not_sure"),
+    "K9": lambda a: a["pain_when_seated"] == "yes",
+    "K10": lambda a: a["age"] > 80 or a["walking_limit"] == "cannot_walk",
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One rule id with its words for the patient and for staff."""
+
+    id: str
+    patient: str
+    staff: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The result of screening one set of answers."""
+
+    category: Category
+    score: int
+    cook_score: int
+    rule_version: str
+    reasons: tuple[str, ...]
+    unmet: tuple[str, ...]
+    cautions: tuple[str, ...]
+
+    def explain(self, ids: tuple[str, ...], *, unmet: bool = False) -> list[Explanation]:
+        """The patient and staff texts of ``ids``; ``unmet`` gives the 'what is missing' wording."""
+        return [
+            Explanation(
+                rule_id,
+                UNMET_TEXTS[rule_id] if unmet else RULE_TEXTS[rule_id].patient,
+                ("Not met: " if unmet else "") + RULE_TEXTS[rule_id].staff,
+            )
+            for rule_id in ids
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with every id's patient and staff text."""
+        data = asdict(self)
+        data["category"] = self.category.value
+        data["reasons"], data["unmet"], data["cautions"] = (
+            list(self.reasons), list(self.unmet), list(self.cautions))
+        data["texts"] = {
+            e.id: {"patient": e.patient, "staff": e.staff}
+            for e in self.explain(self.reasons) + self.explain(self.cautions)
+        }
+        data["unmet_texts"] = {
+            e.id: {"patient": e.patient, "staff": e.staff} for e in self.explain(self.unmet, unmet=True)
+        }
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Assessment:
+        """Rebuild a stored assessment (texts are regenerated, not trusted from storage)."""
+        return cls(
+            category=Category(data["category"]),
+            score=int(data["score"]),
+            cook_score=int(data["cook_score"]),
+            rule_version=str(data["rule_version"]),
+            reasons=tuple(data["reasons"]),
+            unmet=tuple(data["unmet"]),
+            cautions=tuple(data["cautions"]),
+        )
+
+
+def cook_score(a: Answers) -> int:
+    """The Cook 2011 five-item LSS pattern count (staff only)."""
+    return sum((
+        a["leg_symptoms"] == "both_sides",
+        a["main_pain"] == "legs",
+        a["worse_standing_walking"] == "yes",
+        a["relief_sitting_bending"] == "yes",
+        a["age"] > 48,
+    ))
+
+
+def emergency_flags(red_flags: list[str]) -> bool:
+    """Whether the safety answers alone call for emergency care (rule E1), before anything else is asked."""
+    return EMERGENCY_RULES["E1"]({"red_flags": red_flags})
+
+
+def assess(answers: Answers) -> Assessment:
+    """Assess ``answers`` under rule set 2026.1; raise ``InvalidAnswers`` listing every bad field."""
+    a = validate_answers(answers)
+    emergency = [rule_id for rule_id, rule in EMERGENCY_RULES.items() if rule(a)]
+    against = [rule_id for rule_id, rule in AGAINST_RULES.items() if rule(a)]
+    met = [rule_id for rule_id, (_, rule) in CORE_RULES.items() if rule(a)]
+    unmet = [rule_id for rule_id in CORE_RULES if rule_id not in met]
+
+    if emergency:
+        category = Category.EMERGENCY
+    elif against:
+        category = Category.UNLIKELY
+    elif not unmet:
+        category = Category.LIKELY
+    else:
+        category = Category.POSSIBLE
+
+    return Assessment(
+        category=category,
+        score=sum(CORE_RULES[rule_id][0] for rule_id in met),
+        cook_score=cook_score(a),
+        rule_version=RULE_VERSION,
+        reasons=tuple(emergency + against + met),
+        unmet=tuple(unmet),
+        cautions=tuple(rule_id for rule_id, rule in CAUTION_RULES.items() if rule(a)),
+    )

@@ -1,0 +1,93 @@
+"""Application configuration, read from environment variables.
+
+Pick a class with ``FLASK_CONFIG`` (``development``, ``testing`` or ``production``); every value can be
+overridden by the environment variable of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env(name: str, default: str) -> str:
+    """Return the environment variable ``name``, or ``default`` when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+
+    # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the
+    # token is tied to the session rather than to a short timer (None = valid for the session).
+    WTF_CSRF_TIME_LIMIT = None
+    # The draft cookie is only an id; it expires with the browser session and the server-side
+    # draft expires after DRAFT_IDLE_TIMEOUT without activity.
+    DRAFT_IDLE_TIMEOUT = timedelta(hours=2)
+    # JavaScript never needs to read the cookie.
+    SESSION_COOKIE_HTTPONLY = True
+    # Lax keeps the cookie on top-level navigation from the clinic's own site but not on
+    # cross-site POSTs.
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "mild_draft"
+    # Bounded request bodies: the largest legitimate form is the contact form (~2 KB).
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    # The clinic is configuration, not code. Defaults describe a demo clinic.
+    CLINIC_NAME = _env("CLINIC_NAME", "Demo Spine & Pain Clinic")
+    CLINIC_PHONE = _env("CLINIC_PHONE", "+1 415 555 0134")
+    CLINIC_ADDRESS = _env("CLINIC_ADDRESS", "100 Example Street, Suite 200, San Francisco, CA 94105")
+    CLINIC_HOURS = _env("CLINIC_HOURS", "Monday to Friday, 8am to 5pm")
+    CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "America/Los_Angeles")
+    CLINIC_PHONE_REGION = _env("CLINIC_PHONE_REGION", "US")
+    CLINIC_EMERGENCY_NUMBER = _env("CLINIC_EMERGENCY_NUMBER", "911")
+    # Promised on the confirmation page: how soon the front desk calls back.
+    CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
+
+
+class DevelopmentConfig(Config):
+    """Local development: a fixed, obviously unsafe key so `make run` works out of the box."""
+
+    DEBUG = False
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+
+
+class TestingConfig(Config):
+    """The test suite; the database URL is set per test by the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without SECRET_KEY (checked in ``create_app``)."""
+
+    # Cookies only over HTTPS; the __Host- prefix pins the cookie to this exact host and path.
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-mild_draft"
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """Return the configuration class named by ``FLASK_CONFIG`` (default: development)."""
+    name = _env("FLASK_CONFIG", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise SystemExit(f"FLASK_CONFIG must be one of {sorted(CONFIGS)}, not {name!r}") from None
