@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -25,7 +26,7 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
 
     # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the
     # token is tied to the session rather than to a short timer (None = valid for the session).
@@ -65,7 +66,7 @@ class TestingConfig(Config):
     """The test suite; the database URL is set per test by the fixtures."""
 
     TESTING = True
-    SECRET_KEY = "test-only-not-secret"
+    SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
 
 
 class ProductionConfig(Config):

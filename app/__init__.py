@@ -60,9 +60,17 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
 
+    titles = {
+        400: "Sorry, we could not use what you sent",
+        404: "Page not found",
+        405: "Sorry, that did not work",
+        413: "What you sent was too long",
+        500: "Sorry, there is a problem with the service",
+    }
+
     def render_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500
-        return render_template("error.html", code=code, error=error), code
+        return render_template("error.html", code=code, titles=titles), code
 
     app.register_error_handler(HTTPException, render_error)
 

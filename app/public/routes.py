@@ -1,1 +1,223 @@
-"""Patient routes."""
+"""Patient routes: each parses a form, calls one domain function, commits, and redirects or renders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from app import contact
+from app.contact import InvalidContact, check_contact, format_phone
+from app.drafts import save_answers, save_contact
+from app.extensions import db
+from app.models import Draft, Screening
+from app.public import bp
+from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
+from app.public.forms import ConfirmForm, ContactForm, form_class
+from app.screening import InvalidAnswers
+from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
+from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
+from app.screening.rules import emergency_flags
+from app.workflow import assessment_of, complete_screening, submit_request
+
+RETURN_TO_CHECK = "check"
+
+
+def see_other(endpoint: str, **values: object) -> BaseResponse:
+    """A 303 redirect: after a POST the browser must GET the next page."""
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+@bp.context_processor
+def questionnaire() -> dict[str, object]:
+    """The question definitions, for the templates that render them."""
+    return {"questions": BY_FIELD}
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Patient pages show health answers: never keep them in a shared or back-forward cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(DraftExpired)
+def draft_expired(_: DraftExpired) -> BaseResponse:
+    """A draft that timed out sends the patient to a page that says so, with a way to start again."""
+    return see_other("public.expired")
+
+
+@bp.get("/")
+def start() -> str:
+    """The start page: what this is, how long it takes, what is stored and why."""
+    return render_template("public/start.html", first_page=PAGES[0])
+
+
+@bp.route("/questions/<slug>", methods=["GET", "POST"])
+def question_page(slug: str) -> str | BaseResponse:
+    """One questionnaire page: pre-filled on GET; on POST, validate, save and go on."""
+    try:
+        page = get_page(slug)
+    except UnknownPage:
+        abort(404)
+    draft = draft_for_saving() if request.method == "POST" else current_draft()
+    answers = draft.answers if draft else {}
+    returning = request.args.get("return") == RETURN_TO_CHECK
+    if not page.is_shown(answers):  # e.g. scan results after answering "no scan"
+        return _after_page(page, answers, returning)
+    gap = blocking_page(page, answers)
+    if gap is not None:
+        return see_other("public.question_page", slug=gap.slug)
+    form = form_class(page)(data=answers)
+    if form.validate_on_submit():
+        assert draft is not None  # noqa: S101 - created above for every POST
+        save_answers(draft, form.answers(), now())
+        db.session.commit()
+        if page.slug == "safety" and emergency_flags(draft.answers["red_flags"]):
+            return see_other("public.urgent")
+        return _after_page(page, draft.answers, returning)
+    db.session.commit()
+    back = previous_page(page, answers)
+    return render_template("public/question.html", page=page, form=form, returning=returning,
+                           back_url=_back_url(back, returning))
+
+
+def _after_page(page: Page, answers: dict[str, Any], returning: bool) -> BaseResponse:
+    """Where to go after a page: the next page, or back to the check page when changing an answer."""
+    gap = first_incomplete(answers)
+    if returning:
+        if gap is None:
+            return see_other("public.check_answers")
+        return see_other("public.question_page", slug=gap.slug, **{"return": RETURN_TO_CHECK})
+    following = next_page(page, answers)
+    if following is None:
+        return see_other("public.check_answers") if gap is None else see_other("public.question_page", slug=gap.slug)
+    return see_other("public.question_page", slug=following.slug)
+
+
+def _back_url(back: Page | None, returning: bool) -> str:
+    if returning:
+        return url_for("public.check_answers")
+    if back is None:
+        return url_for("public.start")
+    return url_for("public.question_page", slug=back.slug)
+
+
+@bp.get("/get-help-now")
+def urgent() -> str:
+    """Shown at once when a safety answer needs emergency care."""
+    draft = current_draft()
+    following = next_page(PAGES[0], draft.answers) if draft else None
+    return render_template("public/urgent.html", following=following)
+
+
+@bp.route("/check-your-answers", methods=["GET", "POST"])
+def check_answers() -> str | BaseResponse:
+    """Every answer with a Change link; confirming stores the screening and shows the result."""
+    draft = current_draft()
+    answers = draft.answers if draft else {}
+    gap = first_incomplete(answers)
+    if draft is None or gap is not None:
+        return see_other("public.question_page", slug=(gap or PAGES[0]).slug)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            complete_screening(db.session, draft, now())
+        except InvalidAnswers:
+            return see_other("public.question_page", slug=PAGES[0].slug)
+        db.session.commit()
+        return see_other("public.result")
+    db.session.commit()
+    return render_template("public/check_answers.html", sections=describe_by_step(answers), form=form,
+                           return_to=RETURN_TO_CHECK)
+
+
+def _screening_or_redirect() -> tuple[Draft, Screening] | BaseResponse:
+    draft = current_draft()
+    if draft is None or draft.screening is None:
+        return see_other("public.check_answers")
+    return draft, draft.screening
+
+
+@bp.get("/result")
+def result() -> str | BaseResponse:
+    """The screening result with its reasons, cautions and next step."""
+    found = _screening_or_redirect()
+    if not isinstance(found, tuple):
+        return found
+    _, screening = found
+    db.session.commit()
+    return render_template("public/result.html", screening=screening, assessment=assessment_of(screening))
+
+
+@bp.route("/request", methods=["GET", "POST"])
+def request_details() -> str | BaseResponse:
+    """The consultation request's contact details, kept on the server until sent."""
+    found = _screening_or_redirect()
+    if not isinstance(found, tuple):
+        return found
+    draft, screening = found
+    if screening.request is not None:
+        return see_other("public.request_sent")
+    form = ContactForm(data=draft.contact, **_contact_context(screening))
+    if form.validate_on_submit():
+        save_contact(draft, form.contact_data(), now())
+        db.session.commit()
+        return see_other("public.request_check")
+    db.session.commit()
+    return render_template("public/request.html", form=form, options=contact.CHOICES)
+
+
+def _contact_context(screening: Screening) -> dict[str, object]:
+    clinic = current_app.extensions["clinic"]
+    return {
+        "stated_age": screening.answers.get("age"),
+        "today": now().astimezone(clinic.timezone).date(),
+        "region": clinic.phone_region,
+    }
+
+
+@bp.route("/request/check", methods=["GET", "POST"])
+def request_check() -> str | BaseResponse:
+    """The contact details to check; sending stores the request exactly once."""
+    found = _screening_or_redirect()
+    if not isinstance(found, tuple):
+        return found
+    draft, screening = found
+    if screening.request is not None:
+        return see_other("public.request_sent")
+    try:
+        details = check_contact(draft.contact, **_contact_context(screening))
+    except InvalidContact:
+        return see_other("public.request_details")
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        submit_request(db.session, screening, details, now())
+        draft.contact = {}  # the request row holds the details now; no second copy
+        db.session.commit()
+        return see_other("public.request_sent")
+    db.session.commit()
+    region = current_app.extensions["clinic"].phone_region
+    born = details.date_of_birth
+    return render_template("public/request_check.html", details=details, form=form, label=contact.label,
+                           phone=format_phone(details.phone, region), born=f"{born.day} {born:%B %Y}")
+
+
+@bp.get("/request/sent")
+def request_sent() -> str | BaseResponse:
+    """The confirmation: the reference to quote, what happens next, and the clinic's number."""
+    found = _screening_or_redirect()
+    if not isinstance(found, tuple):
+        return found
+    _, screening = found
+    if screening.request is None:
+        return see_other("public.request_details")
+    db.session.commit()
+    return render_template("public/request_sent.html", consultation=screening.request)
+
+
+@bp.get("/session-ended")
+def expired() -> str:
+    """The patient's answers were deleted after 2 hours without activity."""
+    return render_template("public/expired.html")

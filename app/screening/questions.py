@@ -51,6 +51,7 @@ class Question:
     applies: Callable[[Answers], bool] | None = None  # None: always asked
     applies_when: str | None = None  # the condition in words, for codebooks
     input_width: int = 3  # characters, for integer inputs
+    invalid_message: str | None = None  # integers: what to do when it is not a whole number in range
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -105,6 +106,13 @@ def had_imaging(answers: Answers) -> bool:
 
 
 STEPS: tuple[str, ...] = ("safety", "symptoms", "treatments", "imaging", "health")
+STEP_TITLES: dict[str, str] = {
+    "safety": "Urgent warning signs",
+    "symptoms": "Your symptoms",
+    "treatments": "Treatments you have tried",
+    "imaging": "Scans of your back",
+    "health": "Your general health",
+}
 
 QUESTIONS: tuple[Question, ...] = (
     # --- safety -------------------------------------------------------------------------------
@@ -221,6 +229,7 @@ QUESTIONS: tuple[Question, ...] = (
         summary="Average pain (0 to 10)",
         hint="Enter a number from 0 to 10. 0 means no pain. 10 means the worst pain you can imagine.",
         required_message="Enter a number from 0 to 10 for your pain",
+        invalid_message="Pain must be a whole number from 0 to 10",
         minimum=0,
         maximum=10,
         input_width=2,
@@ -233,6 +242,7 @@ QUESTIONS: tuple[Question, ...] = (
         summary="Age",
         hint="In years, for example 72.",
         required_message="Enter your age in years",
+        invalid_message="Age must be a whole number from 18 to 120, like 72",
         minimum=18,
         maximum=120,
     ),
@@ -334,9 +344,8 @@ QUESTIONS: tuple[Question, ...] = (
         text="Do you take any medicine that thins your blood?",
         summary="Blood thinners",
         hint="Select all that apply.",
-        required_message="Select the blood thinners you take, or select ‘None’",
+        required_message="Select the blood thinners you take, or select ‘I do not take a blood thinner’",
         options=(
-            Option("none", "None"),
             Option("aspirin", "Aspirin"),
             Option("antiplatelet", "A medicine that stops blood cells sticking",
                    "For example clopidogrel (Plavix), prasugrel (Effient) or ticagrelor (Brilinta)."),
@@ -344,6 +353,7 @@ QUESTIONS: tuple[Question, ...] = (
                    "For example warfarin (Coumadin, Jantoven), apixaban (Eliquis), rivaroxaban (Xarelto), "
                    "dabigatran (Pradaxa) or edoxaban (Savaysa)."),
             Option("not_sure", "I’m not sure"),
+            Option("none", "I do not take a blood thinner"),
         ),
         exclusive=frozenset({"none"}),
     ),
@@ -464,3 +474,9 @@ def describe(answers: Answers) -> list[AnsweredQuestion]:
                 words = [] if value is None else [question.label_for(value)]
             rows.append(AnsweredQuestion(question, page, value, words))
     return rows
+
+
+def describe_by_step(answers: Answers) -> list[tuple[str, list[AnsweredQuestion]]]:
+    """``describe`` grouped by step, with each step's title, in questionnaire order."""
+    rows = describe(answers)
+    return [(STEP_TITLES[step], [r for r in rows if r.page.step == step]) for step in STEPS]

@@ -100,6 +100,10 @@ class Assessment:
     unmet: tuple[str, ...]
     cautions: tuple[str, ...]
 
+    def ids(self, prefix: str) -> tuple[str, ...]:
+        """The reason and caution ids of one kind: ``E``, ``U``, ``C`` (met), ``P`` or ``K``."""
+        return tuple(rule_id for rule_id in self.reasons + self.cautions if rule_id.startswith(prefix))
+
     def explain(self, ids: tuple[str, ...], *, unmet: bool = False) -> list[Explanation]:
         """The patient and staff texts of ``ids``; ``unmet`` gives the 'what is missing' wording."""
         return [

@@ -1,0 +1,201 @@
+"""Contact details for a consultation request (spec section 2): choices, checks and normalisation.
+
+Pure Python: the patient form uses these checks for its messages, and the workflow uses them again
+before anything is stored.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from app.screening.questions import Option
+
+NAME_MAX = 100
+MESSAGE_MAX = 1000
+EMAIL_MAX = 254
+
+PREFERRED_CONTACT = (Option("phone", "Phone call"), Option("text", "Text message"), Option("email", "Email"))
+BEST_TIME = (
+    Option("morning", "Morning"),
+    Option("afternoon", "Afternoon"),
+    Option("evening", "Early evening"),
+    Option("any", "Any time"),
+)
+PREFERRED_LANGUAGE = (Option("en", "English"), Option("es", "Spanish (Español)"), Option("other", "Another language"))
+INSURANCE = (
+    Option("medicare", "Medicare"),
+    Option("medicare_advantage", "Medicare Advantage"),
+    Option("private", "Private insurance, for example through work"),
+    Option("medicaid", "Medicaid"),
+    Option("none", "I do not have insurance"),
+    Option("other", "Other"),
+    Option("not_sure", "I’m not sure"),
+)
+CHOICES: dict[str, tuple[Option, ...]] = {
+    "preferred_contact": PREFERRED_CONTACT,
+    "best_time": BEST_TIME,
+    "preferred_language": PREFERRED_LANGUAGE,
+    "insurance": INSURANCE,
+}
+
+# Bidirectional overrides can make a name display as something else on a staff screen.
+_BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+class InvalidContact(ValueError):
+    """A contact detail is not acceptable; the message says how to fix it, in the patient's words."""
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """Checked, normalised contact details, ready to store."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    phone: str  # E.164
+    email: str | None
+    preferred_contact: str
+    best_time: str
+    preferred_language: str
+    insurance: str
+    message: str | None
+    consent_contact: bool
+
+
+def clean_name(raw: str, which: str) -> str:
+    """A name in any script, 1 to 100 characters, without control characters."""
+    name = unicodedata.normalize("NFC", (raw or "").strip())
+    if not name:
+        raise InvalidContact(f"Enter your {which} name")
+    if len(name) > NAME_MAX:
+        raise InvalidContact(f"Your {which} name must be {NAME_MAX} characters or fewer")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _BIDI_CONTROLS for ch in name):
+        raise InvalidContact(f"Your {which} name must only include letters, spaces, hyphens and apostrophes")
+    return name
+
+
+def age_on(born: date, day: date) -> int:
+    """Age in whole years on ``day`` for someone born on ``born``."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def check_birth_date(born: date, stated_age: int | None, today: date) -> date:
+    """A real date in the past, consistent with the age given in the questionnaire (within one year)."""
+    if born >= today:
+        raise InvalidContact("Date of birth must be in the past")
+    if born.year < 1900:
+        raise InvalidContact("Date of birth must be after 1900")
+    if stated_age is not None and abs(age_on(born, today) - stated_age) > 1:
+        raise InvalidContact(
+            f"This date of birth makes you {age_on(born, today)}, but you told us you are {stated_age}. "
+            "Check the date, or change your age in your answers"
+        )
+    return born
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """The number in E.164, if it is a valid number for the clinic's region (or given with +country)."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidContact("Enter a phone number")
+    if len(text) > 32:
+        raise InvalidContact("Enter a phone number, like (415) 555 0134")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidContact("Enter a phone number, like (415) 555 0134") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidContact("Enter a real phone number, like (415) 555 0134, with the area code")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str, region: str) -> str:
+    """A stored E.164 number written the way people in the clinic's region read it."""
+    try:
+        number = phonenumbers.parse(e164, region)
+    except phonenumbers.NumberParseException:
+        return e164
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(number) == region
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
+def normalise_email(raw: str | None) -> str | None:
+    """A syntax-checked email address, or None when none was given (no DNS lookup)."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) > EMAIL_MAX:
+        raise InvalidContact("Enter an email address that is 254 characters or fewer")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise InvalidContact("Enter an email address in the correct format, like name@example.com") from None
+
+
+def check_choice(name: str, value: Any) -> str:
+    """One of the codes for ``name``."""
+    if value not in {option.code for option in CHOICES[name]}:
+        raise InvalidContact(_CHOICE_MESSAGES[name])
+    return str(value)
+
+
+_CHOICE_MESSAGES = {
+    "preferred_contact": "Select how you would like us to contact you",
+    "best_time": "Select the best time to contact you",
+    "preferred_language": "Select the language you would like to speak",
+    "insurance": "Select your health insurance, or ‘I’m not sure’",
+}
+
+
+def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: date, region: str) -> ContactDetails:
+    """Check every contact detail; raise InvalidContact for the first problem (forms report each field)."""
+    email = normalise_email(data.get("email"))
+    preferred = check_choice("preferred_contact", data.get("preferred_contact"))
+    if preferred == "email" and not email:
+        raise InvalidContact("Enter an email address, or choose another way for us to contact you")
+    message = (data.get("message") or "").strip() or None
+    if message and len(message) > MESSAGE_MAX:
+        raise InvalidContact(f"Your message must be {MESSAGE_MAX} characters or fewer")
+    if data.get("consent_contact") is not True:
+        raise InvalidContact("Confirm that the clinic may contact you about this request")
+    born = data.get("date_of_birth")
+    if isinstance(born, str):
+        try:
+            born = date.fromisoformat(born)
+        except ValueError:
+            raise InvalidContact("Date of birth must be a real date") from None
+    if not isinstance(born, date):
+        raise InvalidContact("Enter your date of birth")
+    return ContactDetails(
+        first_name=clean_name(data.get("first_name", ""), "first"),
+        last_name=clean_name(data.get("last_name", ""), "last"),
+        date_of_birth=check_birth_date(born, stated_age, today),
+        phone=normalise_phone(data.get("phone", ""), region),
+        email=email,
+        preferred_contact=preferred,
+        best_time=check_choice("best_time", data.get("best_time")),
+        preferred_language=check_choice("preferred_language", data.get("preferred_language")),
+        insurance=check_choice("insurance", data.get("insurance")),
+        message=message,
+        consent_contact=True,
+    )
+
+
+def label(name: str, code: str | None) -> str:
+    """The words for a stored contact choice code."""
+    for option in CHOICES.get(name, ()):
+        if option.code == code:
+            return option.label
+    return code or ""

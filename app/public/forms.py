@@ -1,0 +1,235 @@
+"""Patient forms. Questionnaire forms are generated from the question definitions, one per page."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.utils import unset_value
+from wtforms.validators import StopValidation, ValidationError
+
+from app import contact
+from app.contact import InvalidContact
+from app.screening.questions import BY_FIELD, Kind, Page, Question
+from app.screening.validation import FieldError, Problem, check_answer
+
+NOT_A_NUMBER = object()  # what a non-numeric entry becomes, so check_answer reports NOT_AN_INTEGER
+
+
+def _keep_none(value: Any) -> str | None:
+    """Coerce a submitted choice to text without turning 'nothing chosen' into the string 'None'."""
+    return None if value is None else str(value)
+
+
+def to_answer(question: Question, data: Any) -> Any:
+    """What the form field holds, as the answer value the rules expect."""
+    if question.kind is Kind.MULTI:
+        return list(data or [])
+    if question.kind is Kind.INTEGER:
+        text = str(data).strip() if data is not None else ""
+        if not text:
+            return None
+        # Only plain digits: "7.5", "seven" and "1e3" are not whole numbers a patient meant.
+        return int(text) if text.isdigit() and len(text) <= 4 else NOT_A_NUMBER
+    return data or None
+
+
+def message_for(question: Question, error: FieldError) -> str:
+    """The patient-facing message for an invalid answer: what to do, not what went wrong."""
+    if error.problem in (Problem.NOT_AN_INTEGER, Problem.OUT_OF_RANGE) and question.invalid_message:
+        return question.invalid_message
+    if error.problem is Problem.EXCLUSIVE:
+        alone = question.label_for(sorted(question.exclusive)[0])
+        return f"Select ‘{alone}’ on its own, or select the other answers that apply"
+    return question.required_message
+
+
+class AnswerCheck:
+    """WTForms validator that applies the questionnaire's own check to one answer."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        error = check_answer(self.question, to_answer(self.question, field.data))
+        if error is not None:
+            raise StopValidation(message_for(self.question, error))
+
+
+def _field_for(question: Question) -> Field:
+    validators = [AnswerCheck(question)]
+    choices = [(option.code, option.label) for option in question.options]
+    if question.kind is Kind.MULTI:
+        return SelectMultipleField(question.text, choices=choices, validate_choice=False, validators=validators)
+    if question.kind is Kind.INTEGER:
+        return StringField(question.text, validators=validators)
+    return RadioField(question.text, choices=choices, validate_choice=False, coerce=_keep_none,
+                      validators=validators)
+
+
+class PageForm(FlaskForm):
+    """Base of the generated questionnaire forms."""
+
+    page: Page
+
+    def answers(self) -> dict[str, Any]:
+        """This page's answers, as values the rules expect."""
+        return {name: to_answer(BY_FIELD[name], self[name].data) for name in self.page.fields}
+
+
+@cache
+def form_class(page: Page) -> type[PageForm]:
+    """The form class for one questionnaire page, built from the question definitions."""
+    attrs: dict[str, Any] = {"page": page}
+    attrs.update({name: _field_for(BY_FIELD[name]) for name in page.fields})
+    return type(f"{page.slug.title().replace('-', '')}Form", (PageForm,), attrs)
+
+
+class DateInputField(Field):
+    """A date typed as day, month and year boxes (the GOV.UK date input pattern).
+
+    The boxes are named ``<name>-day``, ``<name>-month`` and ``<name>-year``; what the patient typed is
+    kept in ``parts`` so an error never clears it.
+    """
+
+    PARTS = ("day", "month", "year")
+
+    def process(self, formdata: Any, data: Any = unset_value, extra_filters: Any = None) -> None:
+        self.process_errors: list[str] = []
+        self.raw_data = None
+        if data is unset_value:
+            data = None
+        if isinstance(data, str):
+            data = date.fromisoformat(data) if data else None
+        self.object_data = data
+        self.data: date | None = data
+        self.parts = {"day": "", "month": "", "year": ""}
+        if data is not None:
+            self.parts = {"day": str(data.day), "month": str(data.month), "year": str(data.year)}
+        if formdata is not None and any(f"{self.name}-{p}" in formdata for p in self.PARTS):
+            self.parts = {p: (formdata.get(f"{self.name}-{p}") or "").strip()[:10] for p in self.PARTS}
+            self.raw_data = list(self.parts.values())
+            try:
+                self.data = self._parse()
+            except ValueError as exc:
+                self.data = None
+                self.process_errors.append(str(exc))
+
+    def _parse(self) -> date | None:
+        missing = [p for p in self.PARTS if not self.parts[p]]
+        if len(missing) == 3:
+            return None
+        if missing:
+            raise ValueError(f"Date of birth must include a {' and a '.join(missing)}")
+        if not all(self.parts[p].isdigit() for p in self.PARTS):
+            raise ValueError("Date of birth must be a real date, using numbers, like 27 3 1952")
+        day, month, year = (int(self.parts[p]) for p in self.PARTS)
+        if len(self.parts["year"]) != 4:
+            raise ValueError("Year must include 4 numbers, like 1952")
+        try:
+            return date(year, month, day)
+        except ValueError:
+            raise ValueError("Date of birth must be a real date, like 27 3 1952") from None
+
+    def pre_validate(self, form: Any) -> None:
+        if self.process_errors:
+            raise StopValidation(self.process_errors[0])
+        if self.data is None:
+            raise StopValidation("Enter your date of birth")
+
+
+def _choices(name: str) -> list[tuple[str, str]]:
+    return [(option.code, option.label) for option in contact.CHOICES[name]]
+
+
+class ContactForm(FlaskForm):
+    """The consultation request's contact details (spec section 2)."""
+
+    first_name = StringField("First name")
+    last_name = StringField("Last name")
+    date_of_birth = DateInputField("Date of birth")
+    phone = StringField("Phone number")
+    email = StringField("Email address (optional)")
+    preferred_contact = RadioField("How should we contact you?", choices=_choices("preferred_contact"),
+                                   validate_choice=False, coerce=_keep_none)
+    best_time = RadioField("When is the best time to reach you?", choices=_choices("best_time"),
+                           validate_choice=False, coerce=_keep_none)
+    preferred_language = RadioField("Which language would you like to speak?",
+                                    choices=_choices("preferred_language"), validate_choice=False,
+                                    coerce=_keep_none)
+    insurance = RadioField("What health insurance do you have?", choices=_choices("insurance"),
+                           validate_choice=False, coerce=_keep_none)
+    message = TextAreaField("Anything else you would like us to know? (optional)")
+    consent_contact = BooleanField("The clinic may contact me about this request")
+
+    def __init__(self, *args: Any, stated_age: int | None, today: date, region: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stated_age, self.today, self.region = stated_age, today, region
+
+    def validate_first_name(self, field: Field) -> None:
+        self._run(contact.clean_name, field.data, "first")
+
+    def validate_last_name(self, field: Field) -> None:
+        self._run(contact.clean_name, field.data, "last")
+
+    def validate_date_of_birth(self, field: DateInputField) -> None:
+        if field.data is not None:
+            self._run(contact.check_birth_date, field.data, self.stated_age, self.today)
+
+    def validate_phone(self, field: Field) -> None:
+        self._run(contact.normalise_phone, field.data, self.region)
+
+    def validate_email(self, field: Field) -> None:
+        self._run(contact.normalise_email, field.data)
+        if self.preferred_contact.data == "email" and not (field.data or "").strip():
+            raise ValidationError("Enter an email address, or choose another way for us to contact you")
+
+    def validate_preferred_contact(self, field: Field) -> None:
+        self._run(contact.check_choice, "preferred_contact", field.data)
+
+    def validate_best_time(self, field: Field) -> None:
+        self._run(contact.check_choice, "best_time", field.data)
+
+    def validate_preferred_language(self, field: Field) -> None:
+        self._run(contact.check_choice, "preferred_language", field.data)
+
+    def validate_insurance(self, field: Field) -> None:
+        self._run(contact.check_choice, "insurance", field.data)
+
+    def validate_message(self, field: Field) -> None:
+        if len((field.data or "").strip()) > contact.MESSAGE_MAX:
+            raise ValidationError(f"Your message must be {contact.MESSAGE_MAX} characters or fewer")
+
+    def validate_consent_contact(self, field: Field) -> None:
+        if field.data is not True:
+            raise ValidationError("Confirm that the clinic may contact you about this request")
+
+    @staticmethod
+    def _run(func: Any, *args: Any) -> None:
+        try:
+            func(*args)
+        except InvalidContact as exc:
+            raise ValidationError(str(exc)) from None
+
+    def contact_data(self) -> dict[str, Any]:
+        """JSON-ready values to keep in the draft until the request is sent."""
+        return {
+            "first_name": (self.first_name.data or "").strip(),
+            "last_name": (self.last_name.data or "").strip(),
+            "date_of_birth": self.date_of_birth.data.isoformat() if self.date_of_birth.data else None,
+            "phone": (self.phone.data or "").strip(),
+            "email": (self.email.data or "").strip(),
+            "preferred_contact": self.preferred_contact.data,
+            "best_time": self.best_time.data,
+            "preferred_language": self.preferred_language.data,
+            "insurance": self.insurance.data,
+            "message": (self.message.data or "").strip(),
+            "consent_contact": bool(self.consent_contact.data),
+        }
+
+
+class ConfirmForm(FlaskForm):
+    """A button-only form (CSRF token included): confirm answers, or send the request."""

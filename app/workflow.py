@@ -1,0 +1,92 @@
+"""From a finished draft to a stored screening, and from a screening to one consultation request.
+
+Functions take the SQLAlchemy session explicitly and never commit: the caller owns the transaction.
+No Flask import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.contact import ContactDetails
+from app.models import ConsultationRequest, Draft, Screening
+from app.reference import new_reference
+from app.screening import Assessment, assess, validate_answers
+
+REFERENCE_ATTEMPTS = 5
+
+
+class ReferenceSpaceExhausted(RuntimeError):
+    """Several random references in a row already existed: something is wrong with the generator."""
+
+
+def complete_screening(session: Session, draft: Draft, now: datetime) -> Screening:
+    """Assess the draft's answers and store the screening; reuse the stored one if nothing changed.
+
+    Raises ``InvalidAnswers`` when the draft is not complete or not valid.
+    """
+    answers = validate_answers(draft.answers)
+    if draft.screening is not None and draft.screening.answers == answers:
+        return draft.screening
+    assessment = assess(answers)
+    screening = Screening(
+        answers=answers,
+        assessment=assessment.to_dict(),
+        category=assessment.category.value,
+        score=assessment.score,
+        cook_score=assessment.cook_score,
+        rule_version=assessment.rule_version,
+        created_at=now,
+    )
+    session.add(screening)
+    draft.screening = screening
+    draft.updated_at = now
+    return screening
+
+
+def assessment_of(screening: Screening) -> Assessment:
+    """The stored assessment of ``screening``, with today's texts for its rule ids."""
+    return Assessment.from_dict(screening.assessment)
+
+
+def submit_request(
+    session: Session, screening: Screening, details: ContactDetails, now: datetime
+) -> ConsultationRequest:
+    """Store the consultation request for ``screening`` exactly once and return it.
+
+    A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
+    already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
+    is what makes this hold across processes; the lookup first is only the fast path.
+    """
+    existing = _request_for(session, screening.id)
+    if existing is not None:
+        return existing
+    for _ in range(REFERENCE_ATTEMPTS):
+        request = ConsultationRequest(
+            reference=new_reference(),
+            screening_id=screening.id,
+            status="new",
+            created_at=now,
+            **asdict(details),
+        )
+        try:
+            with session.begin_nested():
+                session.add(request)
+        except IntegrityError:
+            existing = _request_for(session, screening.id)
+            if existing is not None:
+                return existing  # another submission of the same screening won the race
+            continue  # the random reference collided: draw another
+        return request
+    raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
+
+
+def _request_for(session: Session, screening_id: int) -> ConsultationRequest | None:
+    return session.scalars(
+        select(ConsultationRequest).where(ConsultationRequest.screening_id == screening_id)
+    ).first()
