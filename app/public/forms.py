@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, Field, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, Field, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 
@@ -32,8 +32,8 @@ def to_answer(question: Question, data: Any) -> Any:
         text = str(data).strip() if data is not None else ""
         if not text:
             return None
-        # Only plain digits: "7.5", "seven" and "1e3" are not whole numbers a patient meant.
-        return int(text) if text.isdigit() and len(text) <= 4 else NOT_A_NUMBER
+        # Only plain ASCII digits: "7.5", "seven", "²" and "1e3" are not whole numbers a patient meant.
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 4 else NOT_A_NUMBER
     return data or None
 
 
@@ -61,7 +61,7 @@ class AnswerCheck:
 
 def _field_for(question: Question) -> Field:
     validators = [AnswerCheck(question)]
-    choices = [(option.code, option.label) for option in question.options]
+    choices = [SelectChoice(option.code, option.label) for option in question.options]
     if question.kind is Kind.MULTI:
         return SelectMultipleField(question.text, choices=choices, validate_choice=False, validators=validators)
     if question.kind is Kind.INTEGER:
@@ -141,8 +141,8 @@ class DateInputField(Field):
             raise StopValidation("Enter your date of birth")
 
 
-def _choices(name: str) -> list[tuple[str, str]]:
-    return [(option.code, option.label) for option in contact.CHOICES[name]]
+def _choices(name: str) -> list[SelectChoice]:
+    return [SelectChoice(option.code, option.label) for option in contact.CHOICES[name]]
 
 
 class ContactForm(FlaskForm):

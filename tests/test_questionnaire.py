@@ -1,0 +1,259 @@
+"""The patient questionnaire through the real HTTP stack, on a migrated SQLite file."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.drafts import hash_token
+from app.extensions import db
+from app.models import Draft, Screening
+from app.screening.questions import BY_FIELD, PAGES, Kind
+from tests.answers import BASE_ANSWERS, answers_with
+from tests.journey import answer_all, csrf_token, error_messages, form_data, post_page, see_result
+
+
+def title(html: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert match
+    return match.group(1).strip()
+
+
+def draft_answers(app: Flask) -> dict[str, Any]:
+    with app.app_context():
+        drafts = db.session.scalars(select(Draft)).all()
+        assert len(drafts) == 1
+        return dict(drafts[0].answers)
+
+
+def test_start_page_says_what_it_is_and_what_is_stored(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    text = response.text
+    assert "about 5 minutes" in text
+    assert "without your name" in text  # screenings are stored even without a request
+    assert 'href="/questions/safety"' in text
+    assert "Demo Spine &amp; Pain Clinic" in text
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.slug for p in PAGES])
+def test_every_page_reports_each_missing_answer(client: FlaskClient, page: Any) -> None:
+    answers = {k: v for k, v in BASE_ANSWERS.items() if k not in page.fields}
+    answer_all(client, answers)  # stops at this page: everything before it is answered
+    response = post_page(client, page.slug, {})
+    assert response.status_code == 200
+    assert title(response.text).startswith("Error: ")
+    errors = error_messages(response.text)
+    assert errors == {name: BY_FIELD[name].required_message for name in page.fields}
+    for name in page.fields:  # each field carries its own message, tied to it for screen readers
+        assert f'id="{name}-error"' in response.text
+        assert re.search(rf'aria-describedby="[^"]*{name}-error', response.text)
+
+
+def test_errors_keep_what_the_patient_typed(client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    typed = form_data(PAGES[1], answers_with(age=None, pain_score=None))
+    response = post_page(client, "symptoms", {**typed, "age": "seventy", "pain_score": "11"})
+    errors = error_messages(response.text)
+    assert errors == {"pain_score": BY_FIELD["pain_score"].invalid_message, "age": BY_FIELD["age"].invalid_message}
+    assert 'value="seventy"' in response.text
+    assert 'value="11"' in response.text
+    assert 'value="both_sides" checked' in response.text
+    assert 'value="5_to_15_min" checked' in response.text
+
+
+@pytest.mark.parametrize(
+    ("slug", "field", "values"),
+    [
+        ("safety", "red_flags", ["none", "fever"]),
+        ("health", "blood_thinners", ["aspirin", "none"]),
+        ("scan-results", "mri_findings", ["stenosis", "not_sure"]),
+    ],
+)
+def test_exclusive_answer_with_another_is_refused(
+    client: FlaskClient, slug: str, field: str, values: list[str]
+) -> None:
+    page = next(p for p in PAGES if p.slug == slug)
+    answer_all(client, {k: v for k, v in BASE_ANSWERS.items() if k not in page.fields})
+    response = post_page(client, slug, {**form_data(page, BASE_ANSWERS), field: values})
+    assert response.status_code == 200
+    assert "on its own" in error_messages(response.text)[field]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("leg_symptoms", "sideways"), ("age", "17"), ("age", "121"), ("pain_score", "-1"), ("pain_score", "7.5"),
+     ("age", "9" * 5000), ("worse_standing_walking", "maybe")],
+)
+def test_out_of_range_or_unknown_answers_are_refused(client: FlaskClient, field: str, value: str) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    response = post_page(client, "symptoms", {**form_data(PAGES[1], BASE_ANSWERS), field: value})
+    assert response.status_code == 200
+    assert field in error_messages(response.text)
+    assert "age" not in draft_answers(client.application)
+
+
+def test_a_full_questionnaire_is_stored_as_a_draft_of_codes(app: Flask, client: FlaskClient) -> None:
+    response = answer_all(client, BASE_ANSWERS)
+    assert response.headers["Location"] == "/check-your-answers"
+    assert draft_answers(app) == BASE_ANSWERS
+
+
+def test_conditional_pages_are_skipped_when_they_do_not_apply(client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"], **{k: BASE_ANSWERS[k] for k in PAGES[1].fields}})
+    response = post_page(client, "treatments", {"tried_pt": "no", "tried_injections": "no",
+                                                "tried_medications": "no", "prior_back_surgery": "no"})
+    assert response.headers["Location"] == "/questions/imaging"
+    response = post_page(client, "imaging", {"had_mri": "no"})
+    assert response.headers["Location"] == "/questions/health"
+    back = client.get("/questions/health").text
+    assert '<a href="/questions/imaging" class="back-link">' in back
+    # A page that does not apply cannot be reached by typing its address.
+    assert client.get("/questions/scan-results").headers["Location"] == "/questions/health"
+
+
+def test_answers_that_no_longer_apply_are_dropped(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    post_page(client, "imaging", {"had_mri": "no"}, query="?return=check")
+    post_page(client, "treatments", {"tried_pt": "no", "tried_injections": "no", "tried_medications": "no",
+                                     "prior_back_surgery": "no"}, query="?return=check")
+    stored = draft_answers(app)
+    assert "mri_findings" not in stored
+    assert "conservative_duration" not in stored
+    assert stored["had_mri"] == "no"
+
+
+def test_change_link_returns_to_check_page(client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    check = client.get("/check-your-answers").text
+    assert 'href="/questions/symptoms?return=check#age"' in check
+    change = client.get("/questions/symptoms?return=check")
+    assert '<a href="/check-your-answers" class="back-link">' in change.text
+    assert 'value="72"' in change.text  # pre-filled
+    response = post_page(client, "symptoms", {**form_data(PAGES[1], BASE_ANSWERS), "age": "73"}, "?return=check")
+    assert response.headers["Location"] == "/check-your-answers"
+    assert ">73<" in client.get("/check-your-answers").text.replace("\n", "").replace(" ", "")
+
+
+def test_change_that_opens_a_new_question_asks_it_before_returning(client: FlaskClient) -> None:
+    answer_all(client, answers_with(had_mri="no", mri_findings=None))
+    response = post_page(client, "imaging", {"had_mri": "yes_older"}, "?return=check")
+    assert response.headers["Location"] == "/questions/scan-results?return=check"
+    response = post_page(client, "scan-results", {"mri_findings": ["thick_ligament"]}, "?return=check")
+    assert response.headers["Location"] == "/check-your-answers"
+
+
+def test_back_button_shows_saved_answers(client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    page = client.get("/questions/safety")
+    assert 'value="none" checked' in page.text
+    assert page.headers["Cache-Control"] == "no-store"  # the browser refetches, so it shows what is saved
+    assert '<a href="/questions/safety" class="back-link">' in client.get("/questions/symptoms").text
+
+
+def test_skipping_ahead_goes_to_the_first_unanswered_page(client: FlaskClient) -> None:
+    assert client.get("/questions/health").headers["Location"] == "/questions/safety"
+    assert client.get("/check-your-answers").headers["Location"] == "/questions/safety"
+    assert client.get("/result").headers["Location"] == "/check-your-answers"
+    answer_all(client, {"red_flags": ["none"]})
+    assert client.get("/questions/health").headers["Location"] == "/questions/symptoms"
+
+
+def test_unknown_page_is_404(client: FlaskClient) -> None:
+    response = client.get("/questions/nope")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+
+
+@pytest.mark.parametrize("flag", ["bladder_bowel", "saddle_numbness", "worsening_weakness", "fever"])
+def test_emergency_answer_sends_patient_to_emergency_care_at_once(client: FlaskClient, flag: str) -> None:
+    response = post_page(client, "safety", {"red_flags": [flag, "weight_loss"]})
+    assert response.headers["Location"] == "/get-help-now"
+    page = client.get("/get-help-now").text
+    assert "Get medical help now" in page
+    assert 'href="tel:911"' in page
+    assert 'href="/questions/symptoms"' in page  # they may carry on once they have help
+
+
+def test_cookie_carries_only_the_draft_id(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    cookie = client.get_cookie("mild_draft")
+    assert cookie is not None
+    payload = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
+    assert set(payload) == {"csrf_token", "draft"}
+    for value in ("both_sides", "thick_ligament", "yes_no_lasting_relief", "5_to_15_min"):
+        assert value not in str(payload)
+    with app.app_context():
+        stored = db.session.get(Draft, hash_token(payload["draft"]))
+        assert stored is not None  # only the token's hash is a key in the database
+        assert db.session.get(Draft, payload["draft"]) is None
+
+
+def test_draft_expires_after_two_hours_idle(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    with app.app_context():
+        draft = db.session.scalars(select(Draft)).one()
+        draft.updated_at -= timedelta(hours=2, minutes=1)
+        db.session.commit()
+    response = client.get("/questions/symptoms")
+    assert response.headers["Location"] == "/session-ended"
+    assert "Your answers have been deleted" in client.get("/session-ended").text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
+    assert client.get("/questions/symptoms").headers["Location"] == "/questions/safety"  # a fresh start
+
+
+def test_draft_lives_on_with_activity(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    with app.app_context():
+        draft = db.session.scalars(select(Draft)).one()
+        draft.updated_at -= timedelta(hours=1, minutes=59)
+        db.session.commit()
+    assert client.get("/questions/symptoms").status_code == 200
+
+
+def test_check_page_lists_every_answer_in_words(client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    page = client.get("/check-your-answers").text
+    for name in BASE_ANSWERS:
+        question = BY_FIELD[name]
+        assert question.summary in page
+        if question.kind in (Kind.SINGLE, Kind.YESNO):
+            assert question.label_for(BASE_ANSWERS[name]) in page
+    assert "thick_ligament" not in page.split("<main")[1].replace('#mri_findings', '')  # no codes on screen
+
+
+def test_screening_is_stored_without_a_request(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    with app.app_context():
+        screening = db.session.scalars(select(Screening)).one()
+        assert screening.answers == BASE_ANSWERS
+        assert screening.category == "likely"
+        assert screening.rule_version == "2026.1"
+        assert screening.request is None
+
+
+def test_confirming_twice_stores_one_screening(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    token = csrf_token(client.get("/check-your-answers").text)
+    assert client.post("/check-your-answers", data={"csrf_token": token}).headers["Location"] == "/result"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Screening)) == 1
+
+
+def test_changing_an_answer_after_the_result_gives_a_new_screening(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    post_page(client, "imaging", {"had_mri": "no"}, "?return=check")
+    assert client.get("/result").headers["Location"] == "/check-your-answers"  # old result no longer shown
+    token = csrf_token(client.get("/check-your-answers").text)
+    client.post("/check-your-answers", data={"csrf_token": token})
+    assert "Some of your answers match" in client.get("/result").text
+    with app.app_context():
+        categories = db.session.scalars(select(Screening.category).order_by(Screening.id)).all()
+        assert categories == ["likely", "possible"]

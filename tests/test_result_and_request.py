@@ -1,0 +1,233 @@
+"""Result pages for each category, and the consultation request stored exactly once."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import ConsultationRequest, Draft, Screening
+from app.reference import ALPHABET
+from tests.answers import answers_with
+from tests.journey import CONTACT, csrf_token, error_messages, see_result, send_request
+
+JOURNEYS = {
+    "likely": (answers_with(), "Your answers match the kind of problem MILD treats"),
+    "possible": (answers_with(had_mri="no", mri_findings=None), "Some of your answers match"),
+    "unlikely": (answers_with(main_pain="back", leg_symptoms="none"), "do not match the kind of problem"),
+    "emergency": (answers_with(red_flags=["saddle_numbness"]), "Get medical help now"),
+}
+
+
+def count(app: Flask, model: type) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def stored_request(app: Flask) -> ConsultationRequest:
+    with app.app_context():
+        request = db.session.scalars(select(ConsultationRequest)).one()
+        db.session.expunge(request)
+        return request
+
+
+def main_text(html: str) -> str:
+    """The visible words of the page's main element, whitespace collapsed."""
+    main = html.split('<main id="main" class="main">', 1)[1].split("</main>", 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", " ", main).split())
+
+
+@pytest.mark.parametrize("category", JOURNEYS)
+def test_full_journey_for_each_category(app: Flask, client: FlaskClient, category: str) -> None:
+    answers, heading = JOURNEYS[category]
+    result = see_result(client, answers)
+    text = main_text(result.text)
+    assert heading in text
+    assert "This is not a diagnosis" in text
+    assert "(415) 555-0134" in text  # the clinic's phone number
+    assert 'href="/request"' in result.text
+    with app.app_context():
+        assert db.session.scalars(select(Screening.category)).one() == category
+
+    response = send_request(client)
+    assert response.headers["Location"] == "/request/sent"
+    sent = client.get("/request/sent").text
+    stored = stored_request(app)
+    assert stored.reference in sent
+    assert stored.status == "new"
+    assert stored.screening_id is not None
+
+
+def test_emergency_result_leads_with_emergency_care(client: FlaskClient) -> None:
+    text = main_text(see_result(client, JOURNEYS["emergency"][0]).text)
+    assert text.index("Call 911") < text.index("Request a consultation")
+    assert "Do not wait for the clinic to call you" in text
+
+
+def test_possible_result_lists_what_is_missing_and_what_to_bring(client: FlaskClient) -> None:
+    text = main_text(see_result(client, JOURNEYS["possible"][0]).text)
+    assert "What is missing or not sure yet" in text
+    assert "thick ligament" in text
+    assert "MRI or CT scan from the last 12 months" in text  # K8 as a before-your-visit note
+    assert "bring" in text
+
+
+def test_unlikely_result_gives_the_plain_reason(client: FlaskClient) -> None:
+    text = main_text(see_result(client, JOURNEYS["unlikely"][0]).text)
+    assert "You do not have symptoms in your buttocks or legs" in text
+    assert "Other treatments may help" in text
+
+
+def test_blood_thinner_is_a_before_your_visit_note_never_stop(client: FlaskClient) -> None:
+    text = main_text(see_result(client, answers_with(blood_thinners=["anticoagulant"])).text)
+    assert "Before your visit" in text
+    assert "Keep taking it" in text
+    assert "stop taking" not in text.lower()
+
+
+def test_prompt_review_flags_are_shown_prominently(client: FlaskClient) -> None:
+    text = main_text(see_result(client, answers_with(red_flags=["cancer_history"])).text)
+    assert "Talk to a doctor soon" in text
+    assert "cancer" in text
+
+
+def test_request_is_stored_with_normalised_details(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    send_request(client, {**CONTACT, "email": " Ana@Example.COM ", "preferred_contact": "email"})
+    stored = stored_request(app)
+    assert stored.phone == "+14155550199"
+    assert stored.email == "Ana@example.com"
+    assert stored.last_name == "García"
+    assert stored.date_of_birth == date(1954, 4, 3)
+    assert stored.consent_contact is True
+    assert stored.created_at.tzinfo is not None and stored.created_at.utcoffset().total_seconds() == 0
+    assert re.fullmatch(f"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}", stored.reference)
+    with app.app_context():
+        screening = db.session.get(Screening, stored.screening_id)
+        assert screening is not None and screening.assessment["category"] == "likely"
+        assert db.session.scalars(select(Draft.contact)).one() == {}  # no second copy of the details
+
+
+def test_check_page_shows_details_with_change_links(client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    page = client.get("/request/check").text
+    assert "Ana García" in page
+    assert "3 April 1954" in page
+    assert "(415) 555-0199" in page
+    assert 'href="/request#phone"' in page
+    # Change keeps everything typed.
+    form = client.get("/request").text
+    assert 'value="García"' in form and 'value="1954"' in form and 'value="es" checked' in form
+
+
+def test_double_submit_stores_one_request_and_shows_the_same_reference(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    token = csrf_token(client.get("/request/check").text)
+    first = client.post("/request/check", data={"csrf_token": token})
+    replay = client.post("/request/check", data={"csrf_token": token})  # the same POST again
+    assert first.headers["Location"] == replay.headers["Location"] == "/request/sent"
+    assert count(app, ConsultationRequest) == 1
+    reference = stored_request(app).reference
+    assert reference in client.get("/request/sent").text
+    # Back button to the form, then submit again: still the same request.
+    assert client.get("/request").headers["Location"] == "/request/sent"
+    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/sent"
+    assert count(app, ConsultationRequest) == 1
+
+
+def test_concurrent_double_click_stores_one_request(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    token = csrf_token(client.get("/request/check").text)
+    cookie = client.get_cookie("mild_draft")
+    assert cookie is not None
+    locations: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def click() -> None:
+        other = app.test_client()
+        other.set_cookie("mild_draft", cookie.value)
+        barrier.wait()
+        locations.append(other.post("/request/check", data={"csrf_token": token}).headers.get("Location", ""))
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert count(app, ConsultationRequest) == 1
+    assert locations.count("/request/sent") >= 1
+
+
+CONTACT_ERRORS: list[tuple[dict[str, Any], str, str]] = [
+    ({"first_name": "  "}, "first_name", "Enter your first name"),
+    ({"last_name": "x" * 101}, "last_name", "100 characters or fewer"),
+    ({"last_name": "Smith\u202egnp.exe"}, "last_name", "must only include letters"),
+    ({"first_name": "An\x07a"}, "first_name", "must only include letters"),
+    ({"date_of_birth-month": ""}, "date_of_birth", "must include a month"),
+    ({"date_of_birth-day": "31", "date_of_birth-month": "2"}, "date_of_birth", "must be a real date"),
+    ({"date_of_birth-year": "54"}, "date_of_birth", "4 numbers"),
+    ({"date_of_birth-year": "1990"}, "date_of_birth", "you told us you are 72"),
+    ({"date_of_birth-year": "2999"}, "date_of_birth", "must be in the past"),
+    ({"date_of_birth-day": "", "date_of_birth-month": "", "date_of_birth-year": ""}, "date_of_birth",
+     "Enter your date of birth"),
+    ({"phone": "555"}, "phone", "Enter a real phone number"),
+    ({"phone": "call me"}, "phone", "Enter a phone number"),
+    ({"email": "ana@"}, "email", "correct format"),
+    ({"preferred_contact": "email", "email": ""}, "email", "Enter an email address"),
+    ({"preferred_contact": "pigeon"}, "preferred_contact", "Select how you would like us to contact you"),
+    ({"insurance": ""}, "insurance", "Select your health insurance"),
+    ({"message": "m" * 1001}, "message", "1000 characters or fewer"),
+    ({"consent_contact": ""}, "consent_contact", "Confirm that the clinic may contact you"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), CONTACT_ERRORS)
+def test_contact_validation(app: Flask, client: FlaskClient, changes: dict[str, Any], field: str, message: str) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    data = {k: v for k, v in {**CONTACT, **changes}.items() if v != "" or k.startswith("date")}
+    response = client.post("/request", data={"csrf_token": token, **data})
+    assert response.status_code == 200
+    errors = error_messages(response.text.replace("&#39;", "'"))
+    assert field in errors and message in errors[field], errors
+    assert "<title>Error: " in response.text
+    assert count(app, ConsultationRequest) == 0
+
+
+def test_dob_consistent_within_one_year_is_accepted(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with(age=71))  # born 3 April 1954: 72 in late 2026, within a year of 71
+    assert send_request(client).headers["Location"] == "/request/sent"
+    assert count(app, ConsultationRequest) == 1
+
+
+def test_international_number_is_accepted_in_e164(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    send_request(client, {**CONTACT, "phone": "+52 55 1234 5678"})
+    assert stored_request(app).phone == "+525512345678"
+
+
+def test_request_pages_need_a_result_first(client: FlaskClient) -> None:
+    assert client.get("/request").headers["Location"] == "/check-your-answers"
+    assert client.get("/request/check").headers["Location"] == "/check-your-answers"
+    assert client.get("/request/sent").headers["Location"] == "/check-your-answers"
+
+
+def test_send_without_details_goes_back_to_the_form(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request/check", data={"csrf_token": token})
+    assert response.headers["Location"] == "/request"
+    assert count(app, ConsultationRequest) == 0
