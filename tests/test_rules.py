@@ -145,9 +145,7 @@ CORE_CASES = [
     pytest.param("C3", {"tried_injections": "no", "tried_medications": "no"}, True, id="C3-pt-only"),
     pytest.param("C3", {"tried_pt": "no", "tried_medications": "no"}, True, id="C3-injections-only"),
     pytest.param("C3", {"tried_pt": "yes_helped"}, True, id="C3-pt-helped-injections-failed"),
-    pytest.param(
-        "C3", {"tried_pt": "yes_helped", "tried_injections": "yes_helped"}, False, id="C3-everything-helped"
-    ),
+    pytest.param("C3", {"tried_pt": "yes_helped", "tried_injections": "yes_helped"}, False, id="C3-everything-helped"),
     pytest.param(
         "C3",
         {"tried_pt": "no", "tried_injections": "no", "tried_medications": "yes_no_lasting_relief"},
@@ -215,9 +213,7 @@ AGAINST_CASES = [
     pytest.param("U1", {"leg_symptoms": "one_side"}, False, id="U1-one-side"),
     pytest.param("U1", {"leg_symptoms": "both_sides"}, False, id="U1-both-sides"),
     # U2 no claudication pattern at all
-    pytest.param(
-        "U2", {"worse_standing_walking": "no", "relief_sitting_bending": "no"}, True, id="U2-neither"
-    ),
+    pytest.param("U2", {"worse_standing_walking": "no", "relief_sitting_bending": "no"}, True, id="U2-neither"),
     pytest.param("U2", {"worse_standing_walking": "no"}, False, id="U2-relief-only"),
     pytest.param("U2", {"relief_sitting_bending": "no"}, False, id="U2-worse-only"),
     pytest.param("U2", {}, False, id="U2-both"),
@@ -226,15 +222,9 @@ AGAINST_CASES = [
     pytest.param("U3", {"mri_findings": ["disc_herniation"]}, True, id="U3-disc"),
     pytest.param("U3", {"mri_findings": ["instability"]}, True, id="U3-instability"),
     pytest.param("U3", {"mri_findings": ["stenosis", "bone_spurs"]}, True, id="U3-stenosis-and-spurs"),
-    pytest.param(
-        "U3", {"mri_findings": ["slipped_vertebra", "disc_herniation"]}, True, id="U3-slip-and-disc"
-    ),
-    pytest.param(
-        "U3", {"had_mri": "yes_older", "mri_findings": ["disc_herniation"]}, True, id="U3-older-scan"
-    ),
-    pytest.param(
-        "U3", {"mri_findings": ["thick_ligament", "bone_spurs"]}, False, id="U3-spurs-with-thick-ligament"
-    ),
+    pytest.param("U3", {"mri_findings": ["slipped_vertebra", "disc_herniation"]}, True, id="U3-slip-and-disc"),
+    pytest.param("U3", {"had_mri": "yes_older", "mri_findings": ["disc_herniation"]}, True, id="U3-older-scan"),
+    pytest.param("U3", {"mri_findings": ["thick_ligament", "bone_spurs"]}, False, id="U3-spurs-with-thick-ligament"),
     pytest.param(
         "U3",
         {"mri_findings": ["thick_ligament", "bone_spurs", "disc_herniation", "instability"]},
@@ -246,9 +236,7 @@ AGAINST_CASES = [
     pytest.param("U3", {"mri_findings": ["slipped_vertebra"]}, False, id="U3-slip-only"),
     pytest.param("U3", {}, False, id="U3-base"),
     pytest.param("U3", {"had_mri": "no", "mri_findings": ["bone_spurs"]}, False, id="U3-no-scan-ignored"),
-    pytest.param(
-        "U3", {"had_mri": "not_sure", "mri_findings": ["instability"]}, False, id="U3-not-sure-scan-ignored"
-    ),
+    pytest.param("U3", {"had_mri": "not_sure", "mri_findings": ["instability"]}, False, id="U3-not-sure-scan-ignored"),
     # U4 no real walking limit: every walking_limit code
     pytest.param("U4", {"walking_limit": "cannot_walk"}, False, id="U4-cannot_walk"),
     pytest.param("U4", {"walking_limit": "under_5_min"}, False, id="U4-under_5_min"),
@@ -301,9 +289,7 @@ CAUTION_CASES = [
     pytest.param(
         "K7", {"mri_findings": ["stenosis", "thick_ligament", "slipped_vertebra"]}, True, id="K7-with-ligament"
     ),
-    pytest.param(
-        "K7", {"had_mri": "yes_older", "mri_findings": ["slipped_vertebra"]}, True, id="K7-older-scan"
-    ),
+    pytest.param("K7", {"had_mri": "yes_older", "mri_findings": ["slipped_vertebra"]}, True, id="K7-older-scan"),
     pytest.param("K7", {}, False, id="K7-base"),
     pytest.param("K7", {"mri_findings": ["not_sure"]}, False, id="K7-not-sure"),
     pytest.param("K7", {"had_mri": "no", "mri_findings": ["slipped_vertebra"]}, False, id="K7-no-scan-ignored"),
@@ -416,9 +402,7 @@ def test_cook_score(changes: dict[str, Any], cook: int) -> None:
         pytest.param({"red_flags": ["fever"]}, Category.EMERGENCY, id="E-beats-likely"),
         pytest.param({"walking_limit": "over_30_min"}, Category.UNLIKELY, id="U4-beats-possible"),
         pytest.param({"mri_findings": ["disc_herniation"]}, Category.UNLIKELY, id="U3-beats-possible"),
-        pytest.param(
-            {"worse_standing_walking": "no", "relief_sitting_bending": "no"}, Category.UNLIKELY, id="U2"
-        ),
+        pytest.param({"worse_standing_walking": "no", "relief_sitting_bending": "no"}, Category.UNLIKELY, id="U2"),
         pytest.param({"red_flags": ["cancer_history"], "age": 49}, Category.POSSIBLE, id="P-is-not-emergency"),
     ],
 )
@@ -624,3 +608,16 @@ def test_blood_thinner_text_never_says_stop() -> None:
     patient = RULE_TEXTS["K1"].patient.lower()
     assert "keep taking" in patient
     assert "stop taking" not in patient
+
+
+def test_ids_by_kind() -> None:
+    assessment = assess(
+        answers_with(red_flags=["fever", "weight_loss"], walking_limit="over_30_min", blood_thinners=["aspirin"])
+    )
+    assert assessment.ids("E") == ("E1",)
+    assert assessment.ids("U") == ("U4",)
+    assert assessment.ids("C") == ("C1", "C2", "C3", "C4", "C6", "C7")
+    assert assessment.ids("P") == ("P3",)
+    assert assessment.ids("K") == ("K1",)
+    kinds = assessment.ids("E") + assessment.ids("U") + assessment.ids("C")
+    assert kinds == assessment.reasons

@@ -55,7 +55,7 @@ def check_answer(question: Question, value: Any) -> FieldError | None:
     def error(problem: Problem, detail: str) -> FieldError:
         return FieldError(question.field, problem, detail)
 
-    if value is None or value == "" or value == []:
+    if value is None or value == "" or (isinstance(value, list | tuple) and not value):
         return error(Problem.MISSING, "an answer is required")
     if question.kind is Kind.INTEGER:
         # bool is an int subclass in Python; JSON true is not an age.
