@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from app.clinic import Clinic
-from app.extensions import csrf, db, migrate
+from app.extensions import csrf, db, login_manager, migrate
 from config import Config, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,13 +48,16 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    login_manager.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the patient questionnaire."""
+    """Mount the patient questionnaire and the staff console."""
     from app.public import bp as public_bp
+    from app.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
+    app.register_blueprint(staff_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -76,11 +79,13 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``flask screening`` and ``flask drafts`` command groups."""
+    """Add the ``flask screening``, ``flask drafts`` and ``flask staff`` command groups."""
     from app.commands import drafts_cli, screening_cli
+    from app.staff.commands import staff_cli
 
     app.cli.add_command(screening_cli)
     app.cli.add_command(drafts_cli)
+    app.cli.add_command(staff_cli)
 
 
 def register_template_context(app: Flask) -> None:

@@ -193,6 +193,16 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
     )
 
 
+def name_key(name: str) -> str:
+    """The form a name is searched by: case-insensitive in any script (ß matches SS, Á matches á)."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
+
+
+def email_key(email: str | None) -> str | None:
+    """The form an email is compared by, for duplicate detection."""
+    return email.strip().lower() if email else None
+
+
 def label(name: str, code: str | None) -> str:
     """The words for a stored contact choice code."""
     for option in CHOICES.get(name, ()):

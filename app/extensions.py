@@ -1,5 +1,6 @@
 """Flask extension objects, created unbound and bound to the app in ``create_app``."""
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -24,3 +25,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)  # batch mode: SQLite can only ALTER through table copies
 csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "staff.login"
+login_manager.login_message = "Sign in to see that page."
+login_manager.session_protection = "strong"  # a session cookie replayed from another browser is dropped

@@ -7,18 +7,19 @@ No Flask import.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.contact import ContactDetails
-from app.models import ConsultationRequest, Draft, Screening
+from app.contact import ContactDetails, email_key, name_key
+from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
 from app.reference import new_reference
 from app.screening import Assessment, assess, validate_answers
 
 REFERENCE_ATTEMPTS = 5
+DUPLICATE_WINDOW = timedelta(days=30)
 
 
 class ReferenceSpaceExhausted(RuntimeError):
@@ -56,8 +57,8 @@ def assessment_of(screening: Screening) -> Assessment:
 
 def submit_request(
     session: Session, screening: Screening, details: ContactDetails, now: datetime
-) -> ConsultationRequest:
-    """Store the consultation request for ``screening`` exactly once and return it.
+) -> tuple[ConsultationRequest, bool]:
+    """Store the consultation request for ``screening`` exactly once; return it and whether it is new.
 
     A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
     already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
@@ -65,25 +66,49 @@ def submit_request(
     """
     existing = _request_for(session, screening.id)
     if existing is not None:
-        return existing
+        return existing, False
+    duplicate_of = find_recent_duplicate(session, details.phone, email_key(details.email), now)
     for _ in range(REFERENCE_ATTEMPTS):
         request = ConsultationRequest(
             reference=new_reference(),
             screening_id=screening.id,
             status="new",
+            is_open=True,
+            category=screening.category,
+            category_rank=CATEGORY_RANK[screening.category],
+            score=screening.score,
+            last_name_key=name_key(details.last_name),
+            email_key=email_key(details.email),
+            duplicate_of_id=duplicate_of,
             created_at=now,
+            updated_at=now,
             **asdict(details),
         )
+        request.events.append(RequestEvent(kind="submitted", status_to="new", created_at=now))
         try:
             with session.begin_nested():
                 session.add(request)
         except IntegrityError:
             existing = _request_for(session, screening.id)
             if existing is not None:
-                return existing  # another submission of the same screening won the race
+                return existing, False  # another submission of the same screening won the race
             continue  # the random reference collided: draw another
-        return request
+        return request, True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
+
+
+def find_recent_duplicate(session: Session, phone: str, email: str | None, now: datetime) -> int | None:
+    """The most recent request from the same phone or email in the last 30 days, if any."""
+    since = now - DUPLICATE_WINDOW
+    matches = [ConsultationRequest.phone == phone]
+    if email:
+        matches.append(ConsultationRequest.email_key == email)
+    return session.scalar(
+        select(ConsultationRequest.id)
+        .where(or_(*matches), ConsultationRequest.created_at >= since)
+        .order_by(ConsultationRequest.created_at.desc())
+        .limit(1)
+    )
 
 
 def _request_for(session: Session, screening_id: int) -> ConsultationRequest | None:

@@ -52,3 +52,9 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """Runs the app's CLI commands in-process."""
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def staff_client(app: Flask) -> FlaskClient:
+    """A second browser, separate from the patient's ``client``."""
+    return app.test_client()

@@ -193,7 +193,7 @@ def request_check() -> str | BaseResponse:
         return see_other("public.request_details")
     form = ConfirmForm()
     if form.validate_on_submit():
-        submit_request(db.session, screening, details, now())
+        submit_request(db.session, screening, details, now())  # TODO-notify
         draft.contact = {}  # the request row holds the details now; no second copy
         db.session.commit()
         return see_other("public.request_sent")

@@ -1,0 +1,116 @@
+"""Patient-side records: drafts in progress, completed screenings, and consultation requests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import UTCDateTime, utcnow
+
+
+class Draft(db.Model):
+    """A patient's answers in progress, keyed by the hash of the id in their cookie.
+
+    Only the SHA-256 of the cookie's token is stored, so a copy of the database cannot be used to
+    take over a patient's draft.
+    """
+
+    __tablename__ = "draft"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screening.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    screening: Mapped[Screening | None] = relationship()
+
+
+class Screening(db.Model):
+    """A completed questionnaire with its assessment, stored whether or not a request follows."""
+
+    __tablename__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    assessment: Mapped[dict[str, Any]] = mapped_column(JSON)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    score: Mapped[int]
+    cook_score: Mapped[int]
+    rule_version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    request: Mapped[ConsultationRequest | None] = relationship(back_populates="screening")
+
+
+# Queue order: emergencies first, then likely, possible, unlikely (issue: the work queue).
+CATEGORY_RANK: dict[str, int] = {"emergency": 0, "likely": 1, "possible": 2, "unlikely": 3}
+OPEN_STATUSES = ("new", "in_progress", "scheduled")
+
+
+class ConsultationRequest(db.Model):
+    """A patient's request to be contacted about a consultation; one per screening at most.
+
+    ``version`` is bumped on every change; an edit based on an older version is refused, so two
+    colleagues working on the same request never overwrite each other silently.
+    """
+
+    __tablename__ = "consultation_request"
+    # Each index matches one queue view: its filter columns, then the queue order (rank, age, id).
+    __table_args__ = (
+        Index("ix_consultation_request_queue_open", "is_open", "category_rank", "created_at", "id"),
+        Index("ix_consultation_request_queue_status", "status", "category_rank", "created_at", "id"),
+        Index("ix_consultation_request_queue_assignee", "assignee_id", "category_rank", "created_at", "id"),
+        Index("ix_consultation_request_phone_created_at", "phone", "created_at"),
+        Index("ix_consultation_request_email_key_created_at", "email_key", "created_at"),
+        Index("ix_consultation_request_last_name_key", "last_name_key"),
+        Index("ix_consultation_request_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    # Unique: the database itself guarantees one request per screening, whatever the browser resends.
+    screening_id: Mapped[int] = mapped_column(ForeignKey("screening.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(24), default="new")
+    is_open: Mapped[bool] = mapped_column(default=True)
+    category: Mapped[str] = mapped_column(String(16))
+    category_rank: Mapped[int]
+    score: Mapped[int]
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    last_name_key: Mapped[str] = mapped_column(String(100))  # for case-insensitive exact search
+    date_of_birth: Mapped[date]
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_key: Mapped[str | None] = mapped_column(String(254))  # lower-cased, for duplicate detection
+    preferred_contact: Mapped[str] = mapped_column(String(8))
+    best_time: Mapped[str] = mapped_column(String(12))
+    preferred_language: Mapped[str] = mapped_column(String(8))
+    insurance: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str | None] = mapped_column(Text)
+    consent_contact: Mapped[bool]
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("consultation_request.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's declarative API
+
+    screening: Mapped[Screening] = relationship(back_populates="request")
+    assignee: Mapped[StaffUser | None] = relationship()
+    duplicate_of: Mapped[ConsultationRequest | None] = relationship(remote_side=[id])
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
+    )
+
+
+from app.models.staff import StaffUser  # noqa: E402  (relationship targets; staff imports nothing from here)
+from app.models.work import RequestEvent  # noqa: E402

@@ -1,0 +1,197 @@
+"""The work queue: filters from the query string, one ``select()``, keyset pages of 50. No Flask import.
+
+Order: emergencies first, then likely, possible, unlikely; oldest first within each. Each filter
+combination is served by an index whose columns are the filter, then (category_rank, created_at, id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import Session, joinedload
+
+from app.contact import name_key
+from app.models import CATEGORY_RANK, ConsultationRequest
+from app.reference import normalise_reference
+from app.request_status import STATUSES
+
+PAGE_SIZE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STATUS_CHOICES = ("open", "all", *STATUSES)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the queue shows; every field round-trips through the query string."""
+
+    status: str = "open"
+    category: str = ""
+    assignee: str = ""  # "", "me", "none" or a staff id
+    submitted_from: date | None = None
+    submitted_to: date | None = None
+    q: str = ""
+    after: str = ""  # keyset cursor
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_args(self, **changes: object) -> dict[str, str]:
+        """Query-string arguments for these filters (with ``changes``), leaving out the defaults."""
+        values = replace(self, **changes)  # type: ignore[arg-type]
+        args = {
+            "status": values.status if values.status != "open" else "",
+            "category": values.category,
+            "assignee": values.assignee,
+            "from": values.submitted_from.isoformat() if values.submitted_from else "",
+            "to": values.submitted_to.isoformat() if values.submitted_to else "",
+            "q": values.q,
+            "after": values.after,
+        }
+        return {key: value for key, value in args.items() if value}
+
+
+def _date(text: str, label: str, errors: list[str]) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors.append(f"{label} must be a date like 2026-11-24")
+        return None
+
+
+def parse_filters(args: Mapping[str, str]) -> QueueFilters:
+    """Read filters from query-string arguments; anything unusable is dropped with a message, never a 500."""
+    errors: list[str] = []
+    status = args.get("status", "") or "open"
+    if status not in STATUS_CHOICES:
+        errors.append("Unknown status filter; showing open requests")
+        status = "open"
+    category = args.get("category", "")
+    if category and category not in CATEGORY_RANK:
+        errors.append("Unknown category filter; showing every category")
+        category = ""
+    assignee = args.get("assignee", "")
+    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+        errors.append("Unknown assignee filter; showing everyone's requests")
+        assignee = ""
+    after = args.get("after", "")
+    if after and decode_cursor(after) is None:
+        errors.append("That page link is out of date; showing the first page")
+        after = ""
+    return QueueFilters(
+        status=status, category=category, assignee=assignee,
+        submitted_from=_date(args.get("from", ""), "From", errors),
+        submitted_to=_date(args.get("to", ""), "To", errors),
+        q=args.get("q", "").strip()[:100], after=after, errors=tuple(errors),
+    )
+
+
+def encode_cursor(request: ConsultationRequest) -> str:
+    """The position just after ``request`` in queue order."""
+    micros = (request.created_at - EPOCH) // timedelta(microseconds=1)  # exact: no float rounding
+    return f"{request.category_rank}.{micros}.{request.id}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
+    """(rank, created_at, id) from a cursor, or None if it is not one."""
+    match = re.fullmatch(r"(\d)\.(\d{1,17})\.(\d{1,12})", cursor)
+    if not match:
+        return None
+    created = EPOCH + timedelta(microseconds=int(match.group(2)))
+    return int(match.group(1)), created, int(match.group(3))
+
+
+def search_condition(q: str, region: str) -> object:
+    """Reference, phone (any format, matched in E.164) or last name (case-insensitive exact)."""
+    reference = normalise_reference(q)
+    if reference:
+        return ConsultationRequest.reference == reference
+    if sum(ch.isdigit() for ch in q) >= 7:
+        try:
+            number = phonenumbers.parse(q, region)
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        except phonenumbers.NumberParseException:
+            e164 = q
+        return ConsultationRequest.phone == e164
+    return ConsultationRequest.last_name_key == name_key(q)
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def build_query(
+    filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str
+) -> Select[tuple[ConsultationRequest]]:
+    """One select for the filtered queue, in queue order (without the page limit)."""
+    query = select(ConsultationRequest)
+    status = "all" if filters.q and filters.status == "open" else filters.status  # a search looks everywhere
+    if status == "open":
+        query = query.where(ConsultationRequest.is_open.is_(True))
+    elif status != "all":
+        query = query.where(ConsultationRequest.status == status)
+    if filters.category:
+        query = query.where(ConsultationRequest.category_rank == CATEGORY_RANK[filters.category])
+    if filters.assignee == "me":
+        query = query.where(ConsultationRequest.assignee_id == staff_id)
+    elif filters.assignee == "none":
+        query = query.where(ConsultationRequest.assignee_id.is_(None))
+    elif filters.assignee:
+        query = query.where(ConsultationRequest.assignee_id == int(filters.assignee))
+    if filters.submitted_from:
+        query = query.where(ConsultationRequest.created_at >= _day_start(filters.submitted_from, tz))
+    if filters.submitted_to:
+        query = query.where(ConsultationRequest.created_at < _day_start(filters.submitted_to + timedelta(days=1), tz))
+    if filters.q:
+        query = query.where(search_condition(filters.q, region))  # type: ignore[arg-type]
+    return query.order_by(
+        ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id
+    )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue and the cursor of the next, if there is one."""
+
+    rows: list[ConsultationRequest]
+    next_cursor: str | None
+
+
+def fetch_page(session: Session, filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str) -> QueuePage:
+    """The page of the queue that starts after ``filters.after``."""
+    query = build_query(filters, staff_id=staff_id, tz=tz, region=region)
+    position = decode_cursor(filters.after) if filters.after else None
+    if position:
+        key = tuple_(ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id)
+        query = query.where(key > tuple_(*position))
+    rows = list(session.scalars(query.options(joinedload(ConsultationRequest.assignee)).limit(PAGE_SIZE + 1)))
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    return QueuePage(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """How many requests are in each status."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in session.execute(
+        select(ConsultationRequest.status, func.count()).group_by(ConsultationRequest.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def waited(since: datetime, now: datetime) -> str:
+    """How long a request has waited, in words a caller can scan: '45 min', '3 h 20 min', '2 d 4 h'."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {mins} min"
+    return f"{mins} min"

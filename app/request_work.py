@@ -1,0 +1,106 @@
+"""Working a consultation request: assign, log contact attempts, change status, add notes. No Flask.
+
+Every change names the version it was based on. If a colleague saved first, the change is refused with
+``StaleRequest`` and nothing is written; the database's version column catches the same race between
+two processes (SQLAlchemy raises ``StaleDataError`` at flush, which callers treat the same way).
+Each change appends a timeline event with who and when.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.models import ConsultationRequest, RequestEvent, StaffUser
+from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOMES, STATUS_LABELS, allowed_next
+
+NOTE_MAX = 2000
+
+
+class StaleRequest(Exception):
+    """Someone else changed the request after this person loaded it."""
+
+
+class InvalidChange(ValueError):
+    """The change is not allowed (an unknown value, or a transition the workflow does not have)."""
+
+
+def _check_version(request: ConsultationRequest, expected: int) -> None:
+    if request.version != expected:
+        raise StaleRequest
+
+
+def _event(request: ConsultationRequest, actor: StaffUser, now: datetime, kind: str, **values: Any) -> RequestEvent:
+    event = RequestEvent(request=request, staff_id=actor.id, kind=kind, created_at=now, **values)
+    request.updated_at = now  # touching the row bumps its version, so concurrent edits conflict
+    return event
+
+
+def _clean_note(note: str | None) -> str | None:
+    text = (note or "").strip()
+    if len(text) > NOTE_MAX:
+        raise InvalidChange(f"A note must be {NOTE_MAX} characters or fewer")
+    return text or None
+
+
+def assign(request: ConsultationRequest, assignee: StaffUser | None, *, actor: StaffUser, now: datetime,
+           expected_version: int) -> None:
+    """Give the request to ``assignee`` (None: unassign)."""
+    _check_version(request, expected_version)
+    if assignee is not None and not assignee.active:
+        raise InvalidChange("That account is disabled")
+    if request.assignee_id == (assignee.id if assignee else None):
+        return
+    request.assignee_id = assignee.id if assignee else None
+    _event(request, actor, now, "assigned",
+           data={"assignee_id": assignee.id if assignee else None, "assignee": assignee.name if assignee else None})
+
+
+def log_contact(request: ConsultationRequest, *, method: str, outcome: str, note: str | None, actor: StaffUser,
+                now: datetime, expected_version: int) -> None:
+    """Record a contact attempt; the first attempt on a new request puts it in progress."""
+    _check_version(request, expected_version)
+    if method not in CONTACT_METHODS or outcome not in CONTACT_OUTCOMES:
+        raise InvalidChange("Choose how you tried to contact the patient and what happened")
+    _event(request, actor, now, "contact_attempt", data={"method": method, "outcome": outcome},
+           note=_clean_note(note))
+    if request.status == "new":
+        _move(request, "in_progress", actor=actor, now=now)
+
+
+def change_status(request: ConsultationRequest, to: str, *, actor: StaffUser, now: datetime, expected_version: int,
+                  scheduled_for: datetime | None = None, outcome: str | None = None, note: str | None = None) -> None:
+    """Move the request along an allowed transition; scheduling needs a time, closing needs an outcome."""
+    _check_version(request, expected_version)
+    if to not in allowed_next(request.status):
+        raise InvalidChange(f"A request that is {STATUS_LABELS.get(request.status, request.status).lower()} "
+                            f"cannot be moved to {STATUS_LABELS.get(to, to).lower()}")
+    if to == "scheduled" and scheduled_for is None:
+        raise InvalidChange("Enter the appointment date and time")
+    if to == "closed" and outcome not in OUTCOMES:
+        raise InvalidChange("Choose the outcome")
+    _move(request, to, actor=actor, now=now, scheduled_for=scheduled_for, outcome=outcome, note=_clean_note(note))
+
+
+def _move(request: ConsultationRequest, to: str, *, actor: StaffUser, now: datetime,
+          scheduled_for: datetime | None = None, outcome: str | None = None, note: str | None = None) -> None:
+    data: dict[str, Any] = {}
+    if to == "scheduled" and scheduled_for is not None:
+        request.scheduled_for = scheduled_for
+        data["scheduled_for"] = scheduled_for.isoformat()
+    if to == "closed":
+        request.outcome = outcome
+        data["outcome"] = outcome
+    else:
+        request.outcome = None  # reopening clears the old outcome; the timeline keeps it
+    _event(request, actor, now, "status", status_from=request.status, status_to=to, data=data, note=note)
+    request.status = to
+    request.is_open = to != "closed"
+
+
+def add_note(request: ConsultationRequest, text: str, *, actor: StaffUser, now: datetime) -> None:
+    """Add a free-text note to the timeline (notes only add, so they never conflict)."""
+    note = _clean_note(text)
+    if not note:
+        raise InvalidChange("Enter a note")
+    RequestEvent(request=request, staff_id=actor.id, kind="note", note=note, created_at=now)

@@ -1,0 +1,45 @@
+"""Who may do what in the console. Roles are checked on top of the blueprint's deny-by-default."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, request
+from flask_login import current_user
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+READ_REQUESTS = ("frontdesk", "clinician", "admin")  # see the queue and a request's clinical picture
+WORK_REQUESTS = ("frontdesk", "admin")  # assign, log contacts, change status
+ADD_NOTES = ("frontdesk", "clinician", "admin")
+EXPORT = ("frontdesk", "admin")
+ADMINISTER = ("admin",)  # accounts, audit trail, outbox
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Refuse (403) a signed-in account whose role is not one of ``roles``."""
+
+    def decorator(view: F) -> F:
+        view.allowed_roles = roles  # type: ignore[attr-defined]  # read by the URL-map access test
+
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated or current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def client_ip() -> str | None:
+    """The address the request came from (ProxyFix, when configured, puts the real client here)."""
+    return request.remote_addr
+
+
+def can(current_role: str, roles: tuple[str, ...]) -> bool:
+    """Whether a role is in an access list (for showing or hiding controls in templates)."""
+    return current_role in roles

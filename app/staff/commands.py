@@ -1,0 +1,88 @@
+"""``flask staff``: create, disable and list accounts, and set passwords, from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.accounts import AccountError, create_staff, find_by_email, set_active, set_password
+from app.audit import record
+from app.extensions import db
+from app.models import ROLES, StaffUser, utcnow
+
+staff_cli = AppGroup("staff", help="Staff accounts.")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line of stdin for scripts, or typed twice at a hidden prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _account(email: str) -> StaffUser:
+    user = find_by_email(db.session, email)
+    if user is None:
+        raise click.ClickException(f"No account for {email}")
+    return user
+
+
+@staff_cli.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_command(email: str, name: str, role: str, password_stdin: bool) -> None:
+    """Create an active staff account."""
+    password = _read_password(password_stdin)
+    try:
+        user = create_staff(db.session, email, name, role, password, utcnow())
+        db.session.flush()
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(db.session, "account_create", now=utcnow(), staff_id=None, ip=None, target_type="staff_user",
+           target_id=user.id, detail={"via": "cli", "role": role})
+    db.session.commit()
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+@staff_cli.command("disable")
+@click.argument("email")
+def disable_command(email: str) -> None:
+    """Disable an account: it can no longer sign in."""
+    user = _account(email)
+    set_active(user, False, utcnow())
+    record(db.session, "account_disable", now=utcnow(), staff_id=None, ip=None, target_type="staff_user",
+           target_id=user.id, detail={"via": "cli"})
+    db.session.commit()
+    click.echo(f"Disabled {user.email}.")
+
+
+@staff_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(email: str, password_stdin: bool) -> None:
+    """Set a new password for an account."""
+    user = _account(email)
+    try:
+        set_password(user, _read_password(password_stdin), utcnow())
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    record(db.session, "account_password", now=utcnow(), staff_id=None, ip=None, target_type="staff_user",
+           target_id=user.id, detail={"via": "cli"})
+    db.session.commit()
+    click.echo(f"Password changed for {user.email}.")
+
+
+@staff_cli.command("list")
+def list_command() -> None:
+    """List every account: email, role, name and whether it is active."""
+    users = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
+    if not users:
+        click.echo("No staff accounts yet. Create the first admin with: flask --app wsgi staff create ...")
+    for user in users:
+        state = "active" if user.active else "disabled"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.name}")

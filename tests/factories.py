@@ -1,0 +1,54 @@
+"""Builders for staff accounts and stored consultation requests, through the app's own code paths."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts import create_staff
+from app.extensions import db
+from app.models import ConsultationRequest, utcnow
+from tests.answers import answers_with
+from tests.journey import CONTACT, csrf_token, see_result, send_request
+
+PASSWORD = "correct horse battery staple"
+_numbers = itertools.count(1)
+
+
+def make_staff(app: Flask, role: str, *, name: str | None = None, email: str | None = None) -> dict[str, Any]:
+    """Create an active account; return its id, email, password and role."""
+    number = next(_numbers)
+    email = email or f"{role}{number}@clinic.example"
+    with app.app_context():
+        user = create_staff(db.session, email, name or f"{role.title()} {number}", role, PASSWORD, utcnow())
+        db.session.commit()
+        return {"id": user.id, "email": user.email, "password": PASSWORD, "role": role, "name": user.name}
+
+
+def login(client: FlaskClient, account: dict[str, Any]) -> None:
+    """Sign in through the real login form."""
+    token = csrf_token(client.get("/staff/login").text)
+    response = client.post("/staff/login", data={"csrf_token": token, "email": account["email"],
+                                                 "password": account["password"]})
+    assert response.status_code == 303, response.text
+
+
+def patient_request(app: Flask, answers: dict[str, Any] | None = None, **contact: str) -> str:
+    """A patient submits a request through the public pages (own browser); return its reference."""
+    patient = app.test_client()
+    see_result(patient, answers or answers_with())
+    response = send_request(patient, {**CONTACT, **contact})
+    assert response.headers["Location"] == "/request/sent"
+    with app.app_context():
+        return db.session.scalars(
+            select(ConsultationRequest.reference).order_by(ConsultationRequest.id.desc()).limit(1)
+        ).one()
+
+
+def staff_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token from a staff page."""
+    return csrf_token(client.get(path).text)
