@@ -31,7 +31,8 @@ def _check_version(request: ConsultationRequest, expected: int) -> None:
 
 
 def _event(request: ConsultationRequest, actor: StaffUser, now: datetime, kind: str, **values: Any) -> RequestEvent:
-    event = RequestEvent(request=request, staff_id=actor.id, kind=kind, created_at=now, **values)
+    event = RequestEvent(staff_id=actor.id, kind=kind, created_at=now, **values)
+    request.events.append(event)  # appended through the parent so it joins the parent's session
     request.updated_at = now  # touching the row bumps its version, so concurrent edits conflict
     return event
 
@@ -103,4 +104,4 @@ def add_note(request: ConsultationRequest, text: str, *, actor: StaffUser, now: 
     note = _clean_note(text)
     if not note:
         raise InvalidChange("Enter a note")
-    RequestEvent(request=request, staff_id=actor.id, kind="note", note=note, created_at=now)
+    request.events.append(RequestEvent(staff_id=actor.id, kind="note", note=note, created_at=now))

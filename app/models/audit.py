@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
 AUDIT_ACTIONS = (
-    "login", "logout", "login_failed", "view_request", "change_request", "export",
+    "login", "logout", "login_failed", "view_queue", "view_request", "change_request", "export",
     "account_create", "account_disable", "account_enable", "account_password",
 )
 

@@ -45,6 +45,8 @@ from app.staff import (  # noqa: E402,F401
     admin_routes,
     auth_routes,
     export_routes,
+    filters,
     outbox_routes,
     queue_routes,
+    request_routes,
 )

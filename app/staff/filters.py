@@ -1,0 +1,41 @@
+"""Template filters for the console: times in the clinic's time zone, labels for codes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import current_app
+
+from app.contact import format_phone
+from app.models import utcnow
+from app.queue import waited
+from app.staff import bp
+
+
+@bp.app_template_filter("local")
+def local_time(value: datetime | None, style: str = "%d %b %Y %H:%M") -> str:
+    """A UTC timestamp shown in the clinic's time zone."""
+    if value is None:
+        return ""
+    return value.astimezone(current_app.extensions["clinic"].timezone).strftime(style)
+
+
+@bp.app_template_filter("waited")
+def waited_since(value: datetime) -> str:
+    """How long ago, in words a caller can scan."""
+    return waited(value, utcnow())
+
+
+@bp.app_template_filter("phone")
+def phone_display(value: str) -> str:
+    """An E.164 number in the clinic region's usual format."""
+    return format_phone(value, current_app.extensions["clinic"].phone_region)
+
+
+@bp.app_template_filter("age_today")
+def age_today(born: date) -> int:
+    """Age in years today, in the clinic's time zone."""
+    from app.contact import age_on
+
+    today = utcnow().astimezone(current_app.extensions["clinic"].timezone).date()
+    return age_on(born, today)

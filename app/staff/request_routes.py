@@ -1,0 +1,124 @@
+"""One request: its full picture, its timeline, and the work done on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, current_app, flash, redirect, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.wrappers import Response
+
+from app.audit import record
+from app.extensions import db
+from app.models import ConsultationRequest, StaffUser, utcnow
+from app.reference import normalise_reference
+from app.request_work import InvalidChange, StaleRequest, add_note, assign, change_status, log_contact
+from app.staff import bp
+from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
+from app.staff.request_view import assignee_choices, request_page
+from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
+
+STALE_MESSAGE = ("Someone else changed this request while you had it open. Your change was not saved. "
+                 "Below is the request as it is now; check it and try again.")
+
+
+def load(reference: str) -> ConsultationRequest:
+    """The request with this reference, or 404."""
+    ref = normalise_reference(reference)
+    found = db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.reference == ref)) if ref else None
+    if found is None:
+        abort(404)
+    return found
+
+
+def _audit(action: str, req: ConsultationRequest, **detail: object) -> None:
+    record(db.session, action, now=utcnow(), staff_id=current_user.id, ip=client_ip(),
+           target_type="consultation_request", target_id=req.id, detail=dict(detail))
+
+
+@bp.get("/requests/<reference>")
+@roles_required(*READ_REQUESTS)
+def request_detail(reference: str) -> str:
+    """Contact details, answers in words, assessment, duplicates, timeline and the work forms."""
+    req = load(reference)
+    _audit("view_request", req)
+    db.session.commit()
+    return request_page(req)
+
+
+@bp.get("/requests/<reference>/print")
+@roles_required(*READ_REQUESTS)
+def request_print(reference: str) -> str:
+    """A one-page printable summary."""
+    req = load(reference)
+    _audit("view_request", req, view="print")
+    db.session.commit()
+    return request_page(req, template="staff/request_print.html")
+
+
+def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationRequest], None], what: str) -> str | Response:
+    """Validate, apply one change, audit it in the same transaction, and redirect; refuse stale saves."""
+    req = load(reference)
+    if not form.validate_on_submit():
+        return request_page(req, forms={type(form).__name__: form}, status=400)
+    try:
+        change(req)
+        _audit("change_request", req, change=what)
+        db.session.commit()
+    except (StaleRequest, StaleDataError):
+        db.session.rollback()
+        flash(STALE_MESSAGE, "error")
+        return request_page(load(reference), forms={type(form).__name__: form}, status=409)
+    except InvalidChange as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return request_page(load(reference), forms={type(form).__name__: form}, status=400)
+    flash("Saved.", "success")
+    return redirect(url_for("staff.request_detail", reference=req.reference), code=303)
+
+
+@bp.post("/requests/<reference>/assign")
+@roles_required(*WORK_REQUESTS)
+def request_assign(reference: str) -> str | Response:
+    """Assign the request (or unassign it)."""
+    form = AssignForm()
+    form.assignee.choices = assignee_choices()
+
+    def change(req: ConsultationRequest) -> None:
+        assignee = db.session.get(StaffUser, int(form.assignee.data)) if form.assignee.data else None
+        assign(req, assignee, actor=current_user, now=utcnow(), expected_version=form.version.data)
+
+    return _apply(reference, form, change, "assign")
+
+
+@bp.post("/requests/<reference>/contact")
+@roles_required(*WORK_REQUESTS)
+def request_contact(reference: str) -> str | Response:
+    """Log a contact attempt."""
+    form = ContactAttemptForm()
+    return _apply(reference, form, lambda req: log_contact(
+        req, method=form.method.data, outcome=form.outcome.data, note=form.note.data, actor=current_user,
+        now=utcnow(), expected_version=form.version.data), "contact_attempt")
+
+
+@bp.post("/requests/<reference>/status")
+@roles_required(*WORK_REQUESTS)
+def request_status(reference: str) -> str | Response:
+    """Change the status along an allowed transition."""
+    form = StatusForm()
+    tz = current_app.extensions["clinic"].timezone
+    return _apply(reference, form, lambda req: change_status(
+        req, form.status.data, actor=current_user, now=utcnow(), expected_version=form.version.data,
+        scheduled_for=form.appointment(tz), outcome=form.outcome.data or None, note=form.note.data), "status")
+
+
+@bp.post("/requests/<reference>/note")
+@roles_required(*ADD_NOTES)
+def request_note(reference: str) -> str | Response:
+    """Add a note to the timeline."""
+    form = NoteForm()
+    return _apply(reference, form, lambda req: add_note(req, form.text.data or "", actor=current_user, now=utcnow()),
+                  "note")

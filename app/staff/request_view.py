@@ -1,0 +1,74 @@
+"""Everything the request page shows, gathered in one place for the detail and print views."""
+
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import or_, select
+from wtforms import SelectChoice
+
+from app import contact
+from app.extensions import db
+from app.models import ConsultationRequest, StaffUser
+from app.request_status import (
+    CONTACT_METHODS,
+    CONTACT_OUTCOMES,
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    allowed_next,
+)
+from app.screening.questions import describe_by_step
+from app.staff.access import ADD_NOTES, WORK_REQUESTS
+from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
+from app.workflow import DUPLICATE_WINDOW, assessment_of
+
+
+def related_requests(req: ConsultationRequest) -> list[ConsultationRequest]:
+    """Other requests from the same phone or email within 30 days either side: possible duplicates."""
+    same = [ConsultationRequest.phone == req.phone]
+    if req.email_key:
+        same.append(ConsultationRequest.email_key == req.email_key)
+    return list(db.session.scalars(
+        select(ConsultationRequest)
+        .where(or_(*same), ConsultationRequest.id != req.id,
+               ConsultationRequest.created_at >= req.created_at - DUPLICATE_WINDOW,
+               ConsultationRequest.created_at <= req.created_at + DUPLICATE_WINDOW)
+        .order_by(ConsultationRequest.created_at)
+        .limit(20)
+    ))
+
+
+def assignee_choices() -> list[SelectChoice]:
+    """Active staff who can work requests, plus 'nobody'."""
+    people = db.session.scalars(
+        select(StaffUser).where(StaffUser.active.is_(True), StaffUser.role.in_(WORK_REQUESTS)).order_by(StaffUser.name)
+    )
+    return [SelectChoice("", "Nobody"), *(SelectChoice(str(p.id), p.name) for p in people)]
+
+
+def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None = None,
+                 template: str = "staff/request.html", status: int = 200) -> tuple[str, int] | str:
+    """Render a request; ``forms`` keeps what a member of staff typed when their save was refused."""
+    given = forms or {}
+    assign_form = given.get("AssignForm") or AssignForm(formdata=None, assignee=str(req.assignee_id or ""))
+    assign_form.assignee.choices = assignee_choices()
+    status_form = given.get("StatusForm") or StatusForm(formdata=None)
+    status_form.status.choices = [SelectChoice(code, STATUS_LABELS[code]) for code in allowed_next(req.status)]
+    work = {
+        "assign": assign_form,
+        "contact": given.get("ContactAttemptForm") or ContactAttemptForm(formdata=None),
+        "status": status_form,
+        "note": given.get("NoteForm") or NoteForm(formdata=None),
+    }
+    for form in work.values():
+        if hasattr(form, "version"):
+            form.version.data = req.version  # a refused save can be retried against the current state
+    page = render_template(
+        template, r=req, screening=req.screening, assessment=assessment_of(req.screening),
+        sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
+        label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
+        contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
+        can_note=current_user.role in ADD_NOTES,
+    )
+    return (page, status) if status != 200 else page

@@ -1,0 +1,73 @@
+"""Forms for working a request. Each carries the version it was loaded at, so stale saves are refused."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField, TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUS_LABELS
+from app.request_work import NOTE_MAX
+
+
+def _choices(labels: dict[str, str], blank: str | None = None) -> list[SelectChoice]:
+    items = [SelectChoice(code, label) for code, label in labels.items()]
+    return [SelectChoice("", blank), *items] if blank is not None else items
+
+
+class VersionedForm(FlaskForm):
+    """A work form: the request version it was loaded at rides along in a hidden field."""
+
+    version = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+
+
+class AssignForm(VersionedForm):
+    """Give the request to a member of staff, or to nobody."""
+
+    assignee = SelectField("Assign to", choices=[], validate_choice=True)
+
+
+class ContactAttemptForm(VersionedForm):
+    """Record one attempt to reach the patient."""
+
+    method = RadioField("Method", choices=_choices(CONTACT_METHODS), validators=[InputRequired("Choose the method")])
+    outcome = RadioField("What happened", choices=_choices(CONTACT_OUTCOMES),
+                         validators=[InputRequired("Choose what happened")])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
+
+
+class StatusForm(VersionedForm):
+    """Move the request to another status; scheduling needs a date and time, closing an outcome."""
+
+    status = SelectField("New status", choices=_choices(STATUS_LABELS), validators=[DataRequired()])
+    appointment_date = DateField("Appointment date", validators=[Optional()])
+    appointment_time = TimeField("Appointment time", validators=[Optional()])
+    outcome = SelectField("Outcome (when closing)", choices=_choices(OUTCOME_LABELS, blank="—"),
+                          validators=[Optional()])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
+
+    def validate_appointment_date(self, field: DateField) -> None:
+        if self.status.data == "scheduled" and (field.data is None or self.appointment_time.data is None):
+            raise ValidationError("Enter the appointment date and time")
+
+    def validate_outcome(self, field: SelectField) -> None:
+        if self.status.data == "closed" and not field.data:
+            raise ValidationError("Choose the outcome")
+
+    def appointment(self, tz: ZoneInfo) -> datetime | None:
+        """The appointment as an aware datetime in the clinic's time zone, if one was given."""
+        day: date | None = self.appointment_date.data
+        at: time | None = self.appointment_time.data
+        if day is None or at is None:
+            return None
+        return datetime.combine(day, at, tzinfo=tz)
+
+
+class NoteForm(FlaskForm):
+    """A free-text note for the timeline."""
+
+    text = TextAreaField("Note", validators=[DataRequired("Enter a note"), Length(max=NOTE_MAX)])
