@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask
@@ -52,3 +53,36 @@ def patient_request(app: Flask, answers: dict[str, Any] | None = None, **contact
 def staff_token(client: FlaskClient, path: str) -> str:
     """The CSRF token from a staff page."""
     return csrf_token(client.get(path).text)
+
+
+CATEGORY_ANSWERS: dict[str, dict[str, Any]] = {
+    "likely": answers_with(),
+    "possible": answers_with(had_mri="no", mri_findings=None),
+    "unlikely": answers_with(main_pain="back", leg_symptoms="none"),
+    "emergency": answers_with(red_flags=["fever"]),
+}
+
+
+def seed_request(app: Flask, category: str = "likely", *, created_at: datetime | None = None,
+                 last_name: str = "Smith", phone: str = "+14155550100", email: str | None = None) -> str:
+    """Store a request directly through the domain functions (fast, for queue tests); return its reference."""
+    from app.contact import ContactDetails
+    from app.models import Screening
+    from app.screening import assess
+    from app.workflow import submit_request
+
+    now = created_at or utcnow()
+    answers = CATEGORY_ANSWERS[category]
+    assessment = assess(answers)
+    with app.app_context():
+        screening = Screening(answers=answers, assessment=assessment.to_dict(), category=category,
+                              score=assessment.score, cook_score=assessment.cook_score,
+                              rule_version=assessment.rule_version, created_at=now)
+        db.session.add(screening)
+        db.session.flush()
+        details = ContactDetails(first_name="Pat", last_name=last_name, date_of_birth=date(1954, 4, 3), phone=phone,
+                                 email=email, preferred_contact="phone", best_time="any", preferred_language="en",
+                                 insurance="medicare", message=None, consent_contact=True)
+        request, _ = submit_request(db.session, screening, details, now)
+        db.session.commit()
+        return request.reference

@@ -30,7 +30,7 @@ CONTACT: dict[str, Any] = {
 
 def csrf_token(html: str) -> str:
     """The CSRF token of the first form on a page."""
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    match = re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "page has no CSRF token"
     return match.group(1)
 

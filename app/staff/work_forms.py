@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUS_LABELS
@@ -50,13 +52,17 @@ class StatusForm(VersionedForm):
                           validators=[Optional()])
     note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
 
-    def validate_appointment_date(self, field: DateField) -> None:
-        if self.status.data == "scheduled" and (field.data is None or self.appointment_time.data is None):
-            raise ValidationError("Enter the appointment date and time")
-
-    def validate_outcome(self, field: SelectField) -> None:
-        if self.status.data == "closed" and not field.data:
-            raise ValidationError("Choose the outcome")
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        """Field checks, then what the chosen status needs (Optional() would skip per-field hooks)."""
+        valid = super().validate(extra_validators)
+        if self.status.data == "scheduled" and (self.appointment_date.data is None
+                                                or self.appointment_time.data is None):
+            self.appointment_date.errors = [*self.appointment_date.errors, "Enter the appointment date and time"]
+            valid = False
+        if self.status.data == "closed" and not self.outcome.data:
+            self.outcome.errors = [*self.outcome.errors, "Choose the outcome"]
+            valid = False
+        return valid
 
     def appointment(self, tz: ZoneInfo) -> datetime | None:
         """The appointment as an aware datetime in the clinic's time zone, if one was given."""

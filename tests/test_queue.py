@@ -1,0 +1,145 @@
+"""The work queue: order, filters in the query string, search, keyset pages, counts, duplicate marker."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.queue import QueueFilters, decode_cursor, parse_filters, waited
+from tests.factories import login, make_staff, seed_request
+
+T0 = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 09:00 in Los Angeles
+
+
+def references(html: str) -> list[str]:
+    """The references in the queue table, in order."""
+    return re.findall(r'<td><a href="/staff/requests/([A-Z0-9-]+)">', html)
+
+
+@pytest.fixture
+def desk(app: Flask, staff_client: FlaskClient) -> FlaskClient:
+    login(staff_client, make_staff(app, "frontdesk"))
+    return staff_client
+
+
+def test_default_order_is_emergency_then_category_then_oldest(app: Flask, desk: FlaskClient) -> None:
+    unlikely_old = seed_request(app, "unlikely", created_at=T0)
+    likely_new = seed_request(app, "likely", created_at=T0 + timedelta(hours=3))
+    likely_old = seed_request(app, "likely", created_at=T0 + timedelta(hours=1))
+    possible = seed_request(app, "possible", created_at=T0)
+    emergency = seed_request(app, "emergency", created_at=T0 + timedelta(hours=5))
+    assert references(desk.get("/staff/requests").text) == [emergency, likely_old, likely_new, possible, unlikely_old]
+
+
+def test_row_shows_what_a_caller_needs(app: Flask, desk: FlaskClient) -> None:
+    reference = seed_request(app, "likely", created_at=T0, last_name="Nguyen", phone="+14155550123")
+    html = desk.get("/staff/requests").text
+    row = html[html.index(reference):].split("</tr>")[0]
+    for text in ("Nguyen, Pat", "(415) 555-0123", "Likely", ">100<", "New", "20 Nov 2026 09:00", "—"):
+        assert text in row, text
+    assert re.search(r"\d+ d \d+ h", row)  # how long it has waited
+
+
+def test_filters_live_in_the_query_string(app: Flask, desk: FlaskClient) -> None:
+    likely = seed_request(app, "likely", created_at=T0)
+    possible = seed_request(app, "possible", created_at=T0)
+    assert references(desk.get("/staff/requests?category=possible").text) == [possible]
+    assert references(desk.get("/staff/requests?status=closed").text) == []
+    assert references(desk.get("/staff/requests?status=new&category=likely").text) == [likely]
+    html = desk.get("/staff/requests?category=possible").text
+    assert '<option value="possible" selected>' in html
+
+
+def test_date_range_is_in_the_clinic_time_zone(app: Flask, desk: FlaskClient) -> None:
+    late_evening = seed_request(app, created_at=datetime(2026, 11, 21, 7, 30, tzinfo=UTC))  # 20 Nov, 23:30 LA
+    next_morning = seed_request(app, created_at=datetime(2026, 11, 21, 16, 0, tzinfo=UTC))  # 21 Nov, 08:00 LA
+    assert references(desk.get("/staff/requests?from=2026-11-20&to=2026-11-20").text) == [late_evening]
+    assert references(desk.get("/staff/requests?from=2026-11-21").text) == [next_morning]
+
+
+def test_assignee_filter(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, created_at=T0)
+    assert references(desk.get("/staff/requests?assignee=me").text) == []
+    assert len(references(desk.get("/staff/requests?assignee=none").text)) == 1
+
+
+@pytest.mark.parametrize("query", ["(415) 555-0177", "415.555.0177", "+1 415 555 0177", "4155550177"])
+def test_search_by_phone_in_any_format(app: Flask, desk: FlaskClient, query: str) -> None:
+    wanted = seed_request(app, phone="+14155550177", created_at=T0)
+    seed_request(app, phone="+14155550178", created_at=T0)
+    assert references(desk.get("/staff/requests", query_string={"q": query}).text) == [wanted]
+
+
+def test_search_by_reference_and_last_name(app: Flask, desk: FlaskClient) -> None:
+    wanted = seed_request(app, last_name="García", created_at=T0)
+    seed_request(app, last_name="Garcia Lopez", created_at=T0)
+    assert references(desk.get("/staff/requests", query_string={"q": wanted.lower().replace("-", " ")}).text) \
+        == [wanted]
+    assert references(desk.get("/staff/requests", query_string={"q": "GARCÍA"}).text) == [wanted]
+    assert references(desk.get("/staff/requests", query_string={"q": "Garc"}).text) == []  # exact, not prefix
+
+
+def test_keyset_pages_of_fifty_keep_the_filters(app: Flask, desk: FlaskClient) -> None:
+    created = [seed_request(app, "possible", created_at=T0 + timedelta(minutes=i)) for i in range(53)]
+    seed_request(app, "likely", created_at=T0)
+    first = desk.get("/staff/requests?category=possible")
+    assert references(first.text) == created[:50]
+    next_link = re.search(r'<a href="(/staff/requests\?[^"]+)" rel="next">', first.text)
+    assert next_link
+    url = next_link.group(1).replace("&amp;", "&")
+    assert "category=possible" in url and "after=" in url
+    second = desk.get(url)
+    assert references(second.text) == created[50:]
+    assert 'rel="next"' not in second.text
+
+
+def test_counts_per_status(app: Flask, desk: FlaskClient) -> None:
+    for _ in range(3):
+        seed_request(app, created_at=T0)
+    html = desk.get("/staff/requests").text
+    assert re.search(r"New: <strong>3</strong>", html)
+    assert re.search(r"Closed: <strong>0</strong>", html)
+
+
+def test_duplicate_marker_for_same_phone_within_30_days(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, phone="+14155550150", created_at=T0 - timedelta(days=40))
+    first = seed_request(app, phone="+14155550150", created_at=T0)
+    second = seed_request(app, phone="+14155550150", created_at=T0 + timedelta(days=3))
+    other = seed_request(app, phone="+14155550151", email="pat@example.com", created_at=T0 + timedelta(days=4))
+    by_email = seed_request(app, phone="+14155550152", email="PAT@example.com", created_at=T0 + timedelta(days=5))
+    html = desk.get("/staff/requests?status=all").text
+
+    def marked(reference: str) -> bool:
+        return "Possible duplicate" in html[html.index(reference):].split("</tr>")[0]
+
+    assert not marked(first) and marked(second) and not marked(other) and marked(by_email)
+    detail = desk.get(f"/staff/requests/{second}").text
+    assert f'href="/staff/requests/{first}"' in detail
+
+
+def test_bad_filters_get_a_message_not_a_500(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, created_at=T0)
+    response = desk.get("/staff/requests?status=bogus&category=x&assignee=zz&from=yesterday&after=junk")
+    assert response.status_code == 200
+    for message in ("Unknown status filter", "Unknown category filter", "From must be a date",
+                    "page link is out of date"):
+        assert message in response.text
+    assert len(references(response.text)) == 1
+
+
+def test_filters_round_trip_through_the_query_string() -> None:
+    filters = parse_filters({"status": "scheduled", "category": "likely", "assignee": "me", "from": "2026-11-01",
+                             "to": "2026-11-30", "q": "Smith"})
+    assert parse_filters(filters.to_args()) == filters
+    assert QueueFilters().to_args() == {}
+    assert decode_cursor("9.abc.1") is None
+
+
+@pytest.mark.parametrize(("minutes", "words"), [(0, "0 min"), (59, "59 min"), (61, "1 h 1 min"),
+                                                (60 * 24 + 120, "1 d 2 h")])
+def test_waited_in_words(minutes: int, words: str) -> None:
+    assert waited(T0, T0 + timedelta(minutes=minutes)) == words
