@@ -71,8 +71,8 @@ def test_from_submission_to_closed(app: Flask, staff_client: FlaskClient) -> Non
     assert (request.status, request.outcome, request.is_open, request.assignee_id) == (
         "closed", "consult_booked", False, desk["id"])
     page = staff_client.get(f"/staff/requests/{reference}").text
-    for text in ("assigned it to Dana Desk", "left voicemail", "Left a message", "moved it from in progress to scheduled",
-                 "Consultation booked", "Patient will bring MRI CD."):
+    for text in ("assigned it to Dana Desk", "left voicemail", "Left a message",
+                 "moved it from in progress to scheduled", "Consultation booked", "Patient will bring MRI CD."):
         assert text in page, text
     with app.app_context():
         kinds = db.session.scalars(select(RequestEvent.kind).where(RequestEvent.request_id == request.id)
