@@ -21,6 +21,12 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _env_flag(name: str, default: bool) -> bool:
+    """Return the environment variable ``name`` read as a yes/no flag (1/true/yes/on), or ``default``."""
+    value = os.environ.get(name, "").strip().lower()
+    return value in {"1", "true", "yes", "on"} if value else default
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -54,6 +60,31 @@ class Config:
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
 
+    # Email notices of new requests (app/notify.py). Empty intake address = no email is queued.
+    # The email carries only reference, category and a link, so it may pass through ordinary mail.
+    MAIL_INTAKE_ADDRESS = _env("MAIL_INTAKE_ADDRESS", "")
+    MAIL_FROM = _env("MAIL_FROM", "mild-self-screen@localhost")
+    # Empty = development: emails are written to the log instead of being sent.
+    MAIL_SERVER = _env("MAIL_SERVER", "")
+    MAIL_PORT = int(_env("MAIL_PORT", "25"))
+    MAIL_USERNAME = _env("MAIL_USERNAME", "")
+    # From the environment only, never a default in code.
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    # Off suits a relay on localhost; turn it on for any relay across a network. Credentials are
+    # refused without it, so a password is never sent in clear text.
+    MAIL_USE_STARTTLS = _env_flag("MAIL_USE_STARTTLS", False)
+    # Seconds per SMTP step: a dead mail server must not hold a worker thread for long.
+    MAIL_TIMEOUT = float(_env("MAIL_TIMEOUT", "10"))
+    # After this many failed attempts (about 2 hours of backoff at 8) a message is marked failed.
+    MAIL_MAX_ATTEMPTS = int(_env("MAIL_MAX_ATTEMPTS", "8"))
+    # Try sending right after a request is stored, in a background thread; the outbox command
+    # (run by cron or a timer) does the retries either way.
+    MAIL_DELIVER_IN_BACKGROUND = _env_flag("MAIL_DELIVER_IN_BACKGROUND", True)
+    # Where staff reach the site, including any path prefix. The link in the email is built from this,
+    # never from the request's Host header, which the client controls (a forged host would send staff
+    # to someone else's site).
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
 
 class DevelopmentConfig(Config):
     """Local development: a fixed, obviously unsafe key so `make run` works out of the box."""
@@ -67,6 +98,8 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
+    # Tests deliver the outbox explicitly, so no thread outlives a test.
+    MAIL_DELIVER_IN_BACKGROUND = False
 
 
 class ProductionConfig(Config):

@@ -79,12 +79,13 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``flask screening``, ``flask drafts`` and ``flask staff`` command groups."""
-    from app.commands import drafts_cli, screening_cli
+    """Add the ``flask screening``, ``flask drafts``, ``flask outbox`` and ``flask staff`` command groups."""
+    from app.commands import drafts_cli, outbox_cli, screening_cli
     from app.staff.commands import staff_cli
 
     app.cli.add_command(screening_cli)
     app.cli.add_command(drafts_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(staff_cli)
 
 

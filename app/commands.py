@@ -1,4 +1,4 @@
-"""Command-line tools: ``flask --app wsgi screening assess``."""
+"""Command-line tools: ``flask --app wsgi screening assess``, ``drafts purge`` and ``outbox send``."""
 
 from __future__ import annotations
 
@@ -51,3 +51,19 @@ def purge_command() -> None:
     removed = purge_expired(db.session, utcnow(), current_app.config["DRAFT_IDLE_TIMEOUT"])
     db.session.commit()
     click.echo(f"Removed {removed} expired draft(s).")
+
+
+outbox_cli = AppGroup("outbox", help="Outgoing email (notices of new requests).")
+
+
+@outbox_cli.command("send")
+def send_command() -> None:
+    """Send every email that is due now (new ones and retries); print what happened.
+
+    Run it every few minutes from cron or a systemd timer: it is what retries messages that failed.
+    """
+    from app.mailer import deliver_pending
+
+    report = deliver_pending()
+    click.echo(f"Sent {report.sent}, will retry {report.retrying}, gave up on {report.failed}"
+               f" (skipped {report.skipped} being sent by another worker).")

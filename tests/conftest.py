@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,3 +58,20 @@ def runner(app: Flask) -> FlaskCliRunner:
 def staff_client(app: Flask) -> FlaskClient:
     """A second browser, separate from the patient's ``client``."""
     return app.test_client()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, migrated_template: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps with extra configuration, each on its own copy of the migrated database."""
+    made: list[Flask] = []
+
+    def build(**overrides: object) -> Flask:
+        database = tmp_path / f"configured{len(made)}.sqlite3"
+        shutil.copy(migrated_template, database)
+        made.append(_make_app(database, **overrides))
+        return made[-1]
+
+    yield build
+    for application in made:
+        with application.app_context():
+            db.engine.dispose()

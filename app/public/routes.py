@@ -11,6 +11,7 @@ from app import contact
 from app.contact import InvalidContact, check_contact, format_phone
 from app.drafts import save_answers, save_contact
 from app.extensions import db
+from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
@@ -193,9 +194,12 @@ def request_check() -> str | BaseResponse:
         return see_other("public.request_details")
     form = ConfirmForm()
     if form.validate_on_submit():
-        submit_request(db.session, screening, details, now())  # TODO-notify
+        consultation, created = submit_request(db.session, screening, details, now())
+        queued = created and queue_new_request_email(consultation)  # same transaction as the request
         draft.contact = {}  # the request row holds the details now; no second copy
         db.session.commit()
+        if queued:
+            deliver_soon()  # after the commit, in the background: email never delays or fails this
         return see_other("public.request_sent")
     db.session.commit()
     region = current_app.extensions["clinic"].phone_region

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from flask import render_template
+
+from app.extensions import db
+from app.models import utcnow
+from app.notify import outbox_counts, recent_messages
 from app.staff import bp
 from app.staff.access import ADMINISTER, roles_required
+
+OUTBOX_PAGE_SIZE = 100
 
 
 @bp.get("/admin/outbox")
 @roles_required(*ADMINISTER)
 def outbox() -> str:
-    """Placeholder until the outbox page is built."""
-    return "outbox"
+    """Counts of waiting, sent and failed emails, and the newest 100 messages (subjects only)."""
+    counts = outbox_counts(db.session)
+    messages = recent_messages(db.session, OUTBOX_PAGE_SIZE)
+    db.session.commit()
+    return render_template("staff/outbox.html", counts=counts, messages=messages, now=utcnow(),
+                           limit=OUTBOX_PAGE_SIZE)

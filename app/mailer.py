@@ -1,0 +1,91 @@
+"""Flask glue for the outbox (app/notify.py): settings from the app's config, delivery in an app context.
+
+The patient's submission never waits for, or fails because of, email: the notice is queued in the
+request's transaction and sent afterwards, in a background thread or by ``flask outbox send``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app
+
+from app.extensions import db
+from app.models import ConsultationRequest, utcnow
+from app.notify import DeliveryReport, LogSender, Sender, SmtpSender, deliver_due, queue_request_email
+
+logger = logging.getLogger("app.notify")
+
+
+def build_sender(config: Mapping[str, Any]) -> Sender:
+    """An SMTP sender from the ``MAIL_*`` settings, or a log writer when ``MAIL_SERVER`` is empty."""
+    if not config["MAIL_SERVER"]:
+        return LogSender()
+    return SmtpSender(
+        host=config["MAIL_SERVER"],
+        port=int(config["MAIL_PORT"]),
+        from_address=config["MAIL_FROM"],
+        username=config["MAIL_USERNAME"],
+        password=config["MAIL_PASSWORD"],
+        starttls=bool(config["MAIL_USE_STARTTLS"]),
+        timeout=float(config["MAIL_TIMEOUT"]),
+    )
+
+
+def request_url(reference: str) -> str:
+    """The staff page of a request, on ``PUBLIC_BASE_URL`` (never on the Host header of the request)."""
+    path = current_app.url_map.bind("localhost").build("staff.request_detail", {"reference": reference})
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+def queue_new_request_email(consultation: ConsultationRequest) -> bool:
+    """Queue the notice of a new request in the current transaction; False when no intake address is set.
+
+    Call before the commit that stores the request. A fault here is logged and swallowed inside a
+    savepoint, so it can never cost the patient their submission.
+    """
+    intake = current_app.config["MAIL_INTAKE_ADDRESS"]
+    if not intake:
+        return False
+    try:
+        with db.session.begin_nested():
+            queue_request_email(db.session, consultation, intake_address=intake,
+                                request_url=request_url(consultation.reference), now=utcnow(),
+                                timezone=current_app.extensions["clinic"].timezone)
+    except Exception:  # the request matters more than its notice; the log says what went wrong
+        logger.exception("Could not queue the email for request %s", consultation.reference)
+        return False
+    return True
+
+
+def deliver_pending() -> DeliveryReport:
+    """Send everything due now with the configured sender (needs an app context; commits)."""
+    current_app.logger  # noqa: B018 - creating Flask's logger attaches its handler, so app.notify errors show
+    return deliver_due(db.session, build_sender(current_app.config), utcnow(),
+                       max_attempts=int(current_app.config["MAIL_MAX_ATTEMPTS"]))
+
+
+def deliver_soon() -> None:
+    """After the commit: start delivery in a daemon thread, unless ``MAIL_DELIVER_IN_BACKGROUND`` is off.
+
+    The response does not wait for it. Whatever the thread does not send, the outbox command retries.
+    """
+    if not current_app.config["MAIL_DELIVER_IN_BACKGROUND"]:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app, for the thread
+    try:
+        threading.Thread(target=_deliver_in_thread, args=(app,), name="outbox-delivery", daemon=True).start()
+    except RuntimeError:  # cannot start a thread (resource limits): the message waits for the command
+        logger.exception("Could not start the outbox delivery thread")
+
+
+def _deliver_in_thread(app: Flask) -> None:
+    """Deliver in the thread's own app context (its own database session); log, never raise."""
+    with app.app_context():
+        try:
+            deliver_pending()
+        except Exception:
+            logger.exception("Outbox delivery failed")

@@ -1,0 +1,273 @@
+"""Email notices of new consultation requests, through the outbox table.
+
+A notice is queued as an ``OutboxMessage`` in the same transaction as the request, so there is never an
+email for a request that was not stored, nor a stored request whose email was forgotten. Sending happens
+later (``deliver_due``), with retries and exponential backoff; a message that keeps failing is marked
+failed, logged, and shown to admins.
+
+The email says only that a request exists: reference, category, when, and a link that needs a staff
+sign-in. Never the patient's name, contact details, date of birth, answers or message.
+
+No Flask import: functions take the SQLAlchemy session and plain values.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol, cast
+
+from sqlalchemy import ColumnElement, CursorResult, and_, case, func, select, update
+from sqlalchemy.orm import Session
+
+from app.models import ConsultationRequest, OutboxMessage
+
+logger = logging.getLogger("app.notify")
+
+DEFAULT_MAX_ATTEMPTS = 8
+# While one worker is sending a message, others leave it alone. Longer than any SMTP conversation
+# (each step is bounded by the sender's timeout); if the worker dies mid-send, the message is retried
+# after this.
+CLAIM_LEASE = timedelta(minutes=15)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+ERROR_LENGTH = 200
+
+CATEGORY_WORDS = {
+    "emergency": "Emergency: the patient's answers included a warning sign that needs urgent care",
+    "likely": "Likely fit for MILD",
+    "possible": "Possible fit for MILD",
+    "unlikely": "Unlikely fit for MILD",
+}
+
+
+class Sender(Protocol):
+    """Something that delivers one email or raises."""
+
+    def send(self, recipient: str, subject: str, body: str) -> None:
+        """Deliver the email; raise any exception when it could not be handed over."""
+
+
+@dataclass(frozen=True)
+class SmtpSender:
+    """Sends through an SMTP server (smtplib), optionally upgrading to TLS with STARTTLS."""
+
+    host: str
+    port: int
+    from_address: str
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout: float = 10.0
+
+    def send(self, recipient: str, subject: str, body: str) -> None:
+        """Open a connection, send one message, close; raises on any failure."""
+        if self.username and not self.starttls:
+            # smtplib would send the password in clear text; refuse rather than leak it.
+            raise ValueError("SMTP credentials are set but MAIL_USE_STARTTLS is off; not sending them in clear")
+        message = build_message(self.from_address, recipient, subject, body)
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())  # verifies the server's certificate
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message)
+
+
+@dataclass(frozen=True)
+class LogSender:
+    """Development stand-in: writes the email to the log instead of sending it.
+
+    Logged as a warning so it shows without logging set-up, and so a production server that was left
+    without ``MAIL_SERVER`` says loudly that nothing is being sent. The body carries no patient details.
+    """
+
+    def send(self, recipient: str, subject: str, body: str) -> None:
+        """Write the email to the ``app.notify`` log."""
+        logger.warning("MAIL_SERVER is not set; email written here, not sent.\nTo: %s\nSubject: %s\n\n%s",
+                       recipient, subject, body)
+
+
+@dataclass
+class DeliveryReport:
+    """What one ``deliver_due`` run did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0  # claimed by another worker between our look-up and our claim
+
+
+def build_message(from_address: str, recipient: str, subject: str, body: str) -> EmailMessage:
+    """A plain-text email; the header policy refuses line breaks in headers (no header injection)."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=from_address.rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies to this
+    message.set_content(body)
+    return message
+
+
+def request_subject(request: ConsultationRequest) -> str:
+    """``[EMERGENCY] New MILD consultation request K7QM-4HXT``, or ``... K7QM-4HXT (likely)``."""
+    if request.category == "emergency":
+        return f"[EMERGENCY] New MILD consultation request {request.reference}"
+    return f"New MILD consultation request {request.reference} ({request.category})"
+
+
+def request_body(request: ConsultationRequest, request_url: str, timezone: tzinfo = UTC) -> str:
+    """The email text: reference, category, when and the staff link; deliberately no patient details."""
+    submitted = request.created_at.astimezone(timezone).strftime("%d %b %Y %H:%M %Z")
+    category = CATEGORY_WORDS.get(request.category, request.category)
+    return (
+        "A new consultation request was sent through the MILD self-screen.\n\n"
+        f"Reference: {request.reference}\n"
+        f"Category:  {category}\n"
+        f"Submitted: {submitted}\n\n"
+        "Open the request (staff sign-in needed):\n"
+        f"{request_url}\n\n"
+        "This email deliberately contains no patient details; they are only in the staff console.\n"
+    )
+
+
+def queue_request_email(
+    session: Session,
+    request: ConsultationRequest,
+    *,
+    intake_address: str,
+    request_url: str,
+    now: datetime,
+    timezone: tzinfo = UTC,
+) -> OutboxMessage:
+    """Add the notice of a new request to the outbox in the caller's transaction (no commit)."""
+    message = OutboxMessage(
+        recipient=intake_address,
+        subject=request_subject(request),
+        body=request_body(request, request_url, timezone),
+        created_at=now,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failure: 1, 2, 4, 8 ... minutes, at most 6 hours."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def _is_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a message that should be tried now."""
+    return (
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.failed_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+    )
+
+
+def claim(session: Session, message_id: int, seen_attempts: int, now: datetime,
+          lease: timedelta = CLAIM_LEASE) -> bool:
+    """Take a due message for sending; False if another worker took it first.
+
+    One conditional UPDATE: it matches only while the message is still due and still has the attempt
+    count we saw, so of two workers that both saw it due, exactly one changes the row. The claim counts
+    as an attempt and moves ``next_attempt_at`` past the lease, so nobody else picks it up meanwhile.
+    Does not commit; the caller commits before sending so other workers see the claim.
+    """
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.attempts == seen_attempts, *_is_due(now))
+        .values(attempts=OutboxMessage.attempts + 1, next_attempt_at=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+def deliver_due(
+    session: Session,
+    sender: Sender,
+    now: datetime,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    lease: timedelta = CLAIM_LEASE,
+    limit: int = 100,
+) -> DeliveryReport:
+    """Send every message that is due, one at a time, and record each outcome.
+
+    This commits, once for each claim and once for each outcome: a claim must be visible to other
+    workers before the slow network call, and each message's result is kept on its own, so one failure
+    never undoes or blocks another message. Call it with nothing else pending in ``session``.
+    """
+    due = session.execute(
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(*_is_due(now))
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    session.commit()
+    report = DeliveryReport()
+    for message_id, seen_attempts in due:
+        claimed = claim(session, message_id, seen_attempts, now, lease)
+        session.commit()
+        if not claimed:
+            report.skipped += 1
+            continue
+        message = session.get_one(OutboxMessage, message_id)
+        try:
+            sender.send(message.recipient, message.subject, message.body)
+        except Exception as exc:  # any failure of any sender: record it and go on to the next message
+            _record_failure(message, exc, now, max_attempts, report)
+        else:
+            message.sent_at = now
+            report.sent += 1
+        session.commit()
+    return report
+
+
+def _record_failure(message: OutboxMessage, exc: Exception, now: datetime, max_attempts: int,
+                    report: DeliveryReport) -> None:
+    """Keep the error (short, one line), then schedule a retry or give up after ``max_attempts``."""
+    message.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:ERROR_LENGTH]
+    if message.attempts >= max_attempts:
+        message.failed_at = now
+        report.failed += 1
+        # The id and the error only: the subject and body stay out of the log.
+        logger.error("Outbox message %d not sent after %d attempts; giving up. Last error: %s",
+                     message.id, message.attempts, message.last_error)
+        return
+    message.next_attempt_at = now + retry_delay(message.attempts)
+    report.retrying += 1
+    logger.warning("Outbox message %d not sent (attempt %d of %d); next try at %s. Error: %s",
+                   message.id, message.attempts, max_attempts, message.next_attempt_at.isoformat(),
+                   message.last_error)
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """How many messages are waiting (queued or retrying), sent, and failed."""
+    def count(*conditions: ColumnElement[bool]) -> Any:
+        return func.count(case((and_(*conditions), 1)))  # COUNT skips the NULLs of unmatched rows
+
+    waiting, sent, failed = session.execute(
+        select(
+            count(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None)),
+            count(OutboxMessage.sent_at.is_not(None)),
+            count(OutboxMessage.failed_at.is_not(None)),
+        )
+    ).one()
+    return {"waiting": waiting, "sent": sent, "failed": failed}
+
+
+def recent_messages(session: Session, limit: int = 100) -> list[OutboxMessage]:
+    """The newest messages first."""
+    return list(session.scalars(
+        select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
+    ))
