@@ -109,6 +109,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-mild_draft"
     PREFERRED_URL_SCHEME = "https"
+    # An intake address without a mail server would only log the emails: refuse to start instead.
+    MAIL_REQUIRE_SERVER = True
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -39,6 +39,11 @@ def check_config(app: Flask) -> None:
     """Refuse to start without a secret key: it signs the session cookie and the CSRF tokens."""
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set; production has no default key")
+    if app.config.get("MAIL_REQUIRE_SERVER") and app.config.get("MAIL_INTAKE_ADDRESS") and not app.config.get(
+        "MAIL_SERVER"
+    ):
+        # Otherwise intake emails would only be written to the log and marked sent.
+        raise RuntimeError("MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS is set in production")
 
 
 def register_extensions(app: Flask) -> None:

@@ -60,3 +60,9 @@ def test_unknown_config_name_is_refused(tmp_path: Path) -> None:
                             timeout=60, check=False)
     assert result.returncode != 0
     assert "FLASK_CONFIG must be one of" in result.stderr
+
+
+def test_production_refuses_intake_address_without_mail_server(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="MAIL_SERVER must be set"):
+        create_app(ProductionConfig, SECRET_KEY="k" * 40, MAIL_INTAKE_ADDRESS="intake@clinic.example",
+                   MAIL_SERVER="", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
