@@ -1,20 +1,190 @@
-"""Administration: staff accounts and the audit log (admins only)."""
+"""Administration: staff accounts and the audit log (admins only). The audit log is read-only here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from app.accounts import AccountError, create_staff, set_active
+from app.audit import record
+from app.extensions import db
+from app.models import AUDIT_ACTIONS, AuditEvent, ConsultationRequest, StaffUser, utcnow
 from app.staff import bp
-from app.staff.access import ADMINISTER, roles_required
+from app.staff.access import ADMINISTER, client_ip, roles_required
+from app.staff.forms import ROLE_LABELS, AccountActiveForm, AccountForm
+
+AUDIT_PAGE_SIZE = 100
 
 
-@bp.get("/admin/accounts")
+# --- accounts ---------------------------------------------------------------------------------------
+
+def _accounts_page(form: AccountForm, status: int = 200) -> tuple[str, int]:
+    people = db.session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name)).all()
+    return render_template("staff/accounts.html", form=form, people=people, roles=ROLE_LABELS), status
+
+
+def _audit_account(action: str, user: StaffUser, now: datetime, **detail: object) -> None:
+    record(db.session, action, now=now, staff_id=current_user.id, ip=client_ip(),
+           target_type="staff_user", target_id=user.id, detail=dict(detail))
+
+
+@bp.route("/admin/accounts", methods=["GET", "POST"])
 @roles_required(*ADMINISTER)
-def accounts() -> str:
-    """Placeholder until the accounts page is built."""
-    return "accounts"
+def accounts() -> tuple[str, int] | Response:
+    """Every account, and the form to add one; a refused account shows why, next to the form."""
+    form = AccountForm()
+    if not form.validate_on_submit():
+        return _accounts_page(form, 400 if form.is_submitted() else 200)
+    now = utcnow()
+    try:
+        user = create_staff(db.session, form.email.data or "", form.name.data or "", form.role.data or "",
+                            form.password.data or "", now)
+        db.session.flush()  # the new id for the audit row; a same-email race with another admin fails here
+    except (AccountError, IntegrityError) as exc:
+        db.session.rollback()
+        message = str(exc) if isinstance(exc, AccountError) else "An account for that email already exists"
+        form.form_errors.append(message)
+        return _accounts_page(form, 400)
+    _audit_account("account_create", user, now, role=user.role)
+    db.session.commit()
+    flash(f"Account created for {user.name} ({user.email}). Give them the first password in person.", "success")
+    return redirect(url_for("staff.accounts"), code=303)
+
+
+def _change_active(user_id: int, active: bool) -> Response:
+    """Enable or disable one account and audit it in the same transaction; never one's own disable."""
+    user = db.get_or_404(StaffUser, user_id)
+    if not AccountActiveForm().validate_on_submit():
+        abort(400)
+    if not active and user.id == current_user.id:
+        flash("You cannot disable your own account. Ask another administrator if it needs to be disabled.", "error")
+        return redirect(url_for("staff.accounts"), code=303)
+    if user.active != active:
+        now = utcnow()
+        set_active(user, active, now)
+        _audit_account("account_enable" if active else "account_disable", user, now)
+        db.session.commit()
+    flash(f"{user.name} can {'now' if active else 'no longer'} sign in.", "success")
+    return redirect(url_for("staff.accounts"), code=303)
+
+
+@bp.post("/admin/accounts/<int:user_id>/disable")
+@roles_required(*ADMINISTER)
+def account_disable(user_id: int) -> Response:
+    """Disable an account: it can no longer sign in, and a session it already has stops working."""
+    return _change_active(user_id, active=False)
+
+
+@bp.post("/admin/accounts/<int:user_id>/enable")
+@roles_required(*ADMINISTER)
+def account_enable(user_id: int) -> Response:
+    """Enable a disabled account again."""
+    return _change_active(user_id, active=True)
+
+
+# --- the audit log ----------------------------------------------------------------------------------
+# Plain helpers with no Flask in them, so they can move to app/audit.py as they are.
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the audit log shows; every field round-trips through the query string."""
+
+    staff: str = ""  # a staff id
+    action: str = ""
+    day_from: date | None = None  # clinic dates, both ends included
+    day_to: date | None = None
+    before: str = ""  # keyset cursor: rows with a smaller id
+    errors: tuple[str, ...] = field(default=(), compare=False)
+
+    def to_args(self, **changes: object) -> dict[str, str]:
+        """Query-string arguments for these filters (with ``changes``), leaving out the blanks."""
+        values = replace(self, **changes)  # type: ignore[arg-type]
+        args = {"staff": values.staff, "action": values.action,
+                "from": values.day_from.isoformat() if values.day_from else "",
+                "to": values.day_to.isoformat() if values.day_to else "", "before": values.before}
+        return {key: value for key, value in args.items() if value}
+
+
+def parse_audit_filters(args: Mapping[str, str]) -> AuditFilters:
+    """Read the filters; anything unusable is dropped with a message, never a 500."""
+    errors: list[str] = []
+
+    def day(name: str, label: str) -> date | None:
+        try:
+            return date.fromisoformat(args[name]) if args.get(name) else None
+        except ValueError:
+            errors.append(f"{label} must be a date like 2026-11-24")
+            return None
+
+    staff, action, before = args.get("staff", ""), args.get("action", ""), args.get("before", "")
+    if staff and not staff.isdigit():
+        errors.append("Unknown staff filter; showing everyone")
+        staff = ""
+    if action and action not in AUDIT_ACTIONS:
+        errors.append("Unknown action filter; showing every action")
+        action = ""
+    if before and not (before.isdigit() and len(before) <= 12):
+        errors.append("That page link is out of date; showing the newest entries")
+        before = ""
+    return AuditFilters(staff=staff, action=action, day_from=day("from", "From"), day_to=day("to", "To"),
+                        before=before, errors=tuple(errors))
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+
+
+def audit_query(filters: AuditFilters, tz: ZoneInfo) -> Select[Any]:
+    """Audit rows with their staff account, newest first, from the cursor on (without the page limit)."""
+    query = select(AuditEvent, StaffUser).outerjoin(StaffUser, StaffUser.id == AuditEvent.staff_id)
+    if filters.staff:
+        query = query.where(AuditEvent.staff_id == int(filters.staff))
+    if filters.action:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.day_from:
+        query = query.where(AuditEvent.at >= _day_start(filters.day_from, tz))
+    if filters.day_to:
+        query = query.where(AuditEvent.at < _day_start(filters.day_to + timedelta(days=1), tz))
+    if filters.before:
+        query = query.where(AuditEvent.id < int(filters.before))
+    return query.order_by(AuditEvent.id.desc())
+
+
+def request_references(session: Session, events: list[AuditEvent]) -> dict[str, str]:
+    """{target_id: reference} for the consultation requests these rows point at (one query)."""
+    ids = {int(e.target_id) for e in events
+           if e.target_type == "consultation_request" and e.target_id and e.target_id.isdigit()}
+    if not ids:
+        return {}
+    found = session.execute(select(ConsultationRequest.id, ConsultationRequest.reference)
+                               .where(ConsultationRequest.id.in_(ids)))
+    return {str(row_id): reference for row_id, reference in found}
 
 
 @bp.get("/admin/audit")
 @roles_required(*ADMINISTER)
 def audit_log() -> str:
-    """Placeholder until the audit log page is built."""
-    return "audit"
+    """Who did what, newest first, 100 to a page; filters in the query string. Nothing here changes a row."""
+    filters = parse_audit_filters(request.args)
+    tz = current_app.extensions["clinic"].timezone
+    rows = db.session.execute(audit_query(filters, tz).limit(AUDIT_PAGE_SIZE + 1)).tuples().all()
+    more, rows = len(rows) > AUDIT_PAGE_SIZE, rows[:AUDIT_PAGE_SIZE]
+    people = db.session.scalars(select(StaffUser).order_by(StaffUser.name)).all()
+    return render_template(
+        "staff/audit.html", rows=rows, filters=filters, actions=AUDIT_ACTIONS, people=people,
+        names={str(person.id): person.name for person in people},
+        next_before=str(rows[-1][0].id) if more else None,
+        references=request_references(db.session, [event for event, _ in rows]),
+        # The request page is built separately; until it exists, references are shown without a link.
+        link_requests="staff.request_detail" in current_app.view_functions,
+    )

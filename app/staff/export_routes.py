@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+from flask import Response as FlaskResponse
+from flask import current_app, flash, redirect, request, stream_with_context, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.audit import record
+from app.export import audit_detail, export_filename, stream_csv
+from app.extensions import db
+from app.models import utcnow
+from app.queue import build_query, parse_filters
 from app.staff import bp
-from app.staff.access import EXPORT, roles_required
+from app.staff.access import EXPORT, client_ip, roles_required
+
+# The queue's filters. Its page cursor ("after") is left out: an export is the whole filtered queue,
+# not the page someone happened to be looking at.
+FILTER_ARGS = ("status", "category", "assignee", "from", "to", "q")
 
 
 @bp.get("/requests.csv")
 @roles_required(*EXPORT)
-def export_csv() -> str:
-    """Placeholder until the export is built."""
-    return "export"
+def export_csv() -> Response:
+    """Every request matching the queue's filters, streamed as CSV; audited before the first byte."""
+    args = {key: value for key, value in request.args.items() if key in FILTER_ARGS}
+    filters = parse_filters(args)
+    if filters.errors:  # the queue drops an unusable filter; an export would then hold more than was asked for
+        flash("Nothing was exported because a filter could not be used. Check the filters and export again.", "error")
+        return redirect(url_for("staff.queue", **args), code=303)  # the queue explains each bad filter
+    clinic = current_app.extensions["clinic"]
+    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
+    now = utcnow()
+    record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(), detail=audit_detail(filters))
+    db.session.commit()  # before streaming: an abandoned or failed download is still on record
+    return FlaskResponse(
+        stream_with_context(stream_csv(db.session, query, clinic.timezone)),
+        mimetype="text/csv",  # Flask adds "; charset=utf-8"
+        headers={
+            "Content-Disposition": f'attachment; filename="{export_filename(now, clinic.timezone)}"',
+            "Cache-Control": "no-store",  # patient data: never kept by the browser or a proxy
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

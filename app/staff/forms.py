@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from app.accounts import AccountError, check_password_rules, find_by_email, normalise_email
+from app.extensions import db
+from app.models import ROLES
 
 
 class LoginForm(FlaskForm):
@@ -16,3 +20,37 @@ class LoginForm(FlaskForm):
 
 class LogoutForm(FlaskForm):
     """A button: signing out is a POST with a CSRF token."""
+
+
+ROLE_LABELS = {"frontdesk": "Front desk", "clinician": "Clinician", "admin": "Administrator"}
+
+
+class AccountForm(FlaskForm):
+    """A new staff account. The rules are app.accounts' own, so the form and the CLI say the same thing."""
+
+    name = StringField("Full name", validators=[DataRequired("Enter the person’s name"),
+                                                Length(max=100, message="Name must be 100 characters or fewer")])
+    email = EmailField("Email address", validators=[DataRequired("Enter their email address"), Length(max=254)])
+    role = SelectField("Role", choices=[SelectChoice(role, ROLE_LABELS[role]) for role in ROLES],
+                       validators=[InputRequired("Choose a role")])
+    password = PasswordField("First password", validators=[DataRequired("Enter a first password")])
+
+    def validate_email(self, field: EmailField) -> None:
+        """A valid address that no account uses yet."""
+        try:
+            address = normalise_email(field.data or "")
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
+        if find_by_email(db.session, address) is not None:
+            raise ValidationError(f"An account for {address} already exists")
+
+    def validate_password(self, field: PasswordField) -> None:
+        """At least 12 characters (the length rule, no composition rules)."""
+        try:
+            check_password_rules(field.data or "")
+        except AccountError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class AccountActiveForm(FlaskForm):
+    """A disable or enable button: a POST with a CSRF token."""
