@@ -171,3 +171,10 @@ def test_login_form_needs_csrf(app: Flask, client: FlaskClient) -> None:
     account = make_staff(app, "frontdesk")
     response = client.post("/staff/login", data={"email": account["email"], "password": PASSWORD})
     assert response.status_code == 400
+
+
+def test_console_pages_are_never_cached(app: Flask, client: FlaskClient) -> None:
+    reference = patient_request(app)
+    login(client, make_staff(app, "frontdesk"))
+    for url in ("/staff/requests", f"/staff/requests/{reference}", "/staff/login"):
+        assert client.get(url).headers["Cache-Control"] == "no-store", url

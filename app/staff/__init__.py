@@ -31,6 +31,13 @@ def deny_by_default() -> Response | None:
     return _refuse_anonymous()
 
 
+@bp.after_request
+def no_store(response: Response) -> Response:
+    """Console pages show patient data: never keep them in a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
     """The signed-in account, only while it is active."""
