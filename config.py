@@ -27,8 +27,42 @@ def _env_flag(name: str, default: bool) -> bool:
     return value in {"1", "true", "yes", "on"} if value else default
 
 
-class Config:
-    """Settings shared by every environment."""
+class SecurityConfig:
+    """Security and privacy settings (issue 4); mixed into Config below."""
+
+    # Patient contact details are encrypted under these keys ("id:base64-32-bytes", newest first).
+    # They live outside the database; production has no default and refuses to start without them.
+    DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS", "")
+    # A separate key for the keyed hashes (blind indexes) that make exact-match search work; it does
+    # not rotate with the data keys, or every index would have to be recomputed.
+    BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY", "")
+    # The staff console has its own session cookie, separate from the patient's draft cookie.
+    STAFF_SESSION_COOKIE_NAME = _env("STAFF_SESSION_COOKIE_NAME", "mild_staff")
+    # HIPAA automatic logoff: a staff session ends after 15 minutes idle and after 12 hours in any case.
+    STAFF_IDLE_TIMEOUT = timedelta(minutes=int(_env("STAFF_IDLE_TIMEOUT_MINUTES", "15")))
+    STAFF_ABSOLUTE_TIMEOUT = timedelta(hours=int(_env("STAFF_ABSOLUTE_TIMEOUT_HOURS", "12")))
+    # Two-factor sign-in for every staff account (on by default in production).
+    STAFF_REQUIRE_2FA = _env_flag("STAFF_REQUIRE_2FA", False)
+    # Per-account throttling: this many failures inside the window make the account wait.
+    LOGIN_MAX_FAILURES = int(_env("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_FAILURE_WINDOW = timedelta(minutes=int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15")))
+    # Rate limits (Flask-Limiter). memory:// holds per process; use redis:// with several workers.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = False  # do not advertise limits to bots
+    RATELIMIT_PUBLIC_POST = _env("RATELIMIT_PUBLIC_POST", "60 per minute;600 per hour")
+    RATELIMIT_LOGIN = _env("RATELIMIT_LOGIN", "20 per 15 minutes")
+    # A human takes longer than this to fill in the contact form; faster posts are bots.
+    FORM_MIN_SECONDS = float(_env("FORM_MIN_SECONDS", "3"))
+    # Request size: the largest legitimate form has about 20 fields.
+    MAX_FORM_PARTS = 200
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    # Retention (flask purge).
+    SCREENING_RETENTION_DAYS = int(_env("SCREENING_RETENTION_DAYS", "730"))
+    REQUEST_RETENTION_DAYS = int(_env("REQUEST_RETENTION_DAYS", "2555"))
+
+
+class Config(SecurityConfig):
+    """Settings shared by every environment (security settings come from SecurityConfig)."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
@@ -86,11 +120,18 @@ class Config:
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 
 
+# Development and test keys: fixed, public, and never accepted in production.
+DEV_DATA_KEYS = "dev1:ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kISE"  # b"dev-only-data-key-not-for-prod!!"
+DEV_INDEX_KEY = "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LW5vdC1mb3ItcHJvZA"  # b"dev-only-blind-index-key-not-for-prod"
+
+
 class DevelopmentConfig(Config):
     """Local development: a fixed, obviously unsafe key so `make run` works out of the box."""
 
     DEBUG = False
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS") or DEV_DATA_KEYS
+    BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY") or DEV_INDEX_KEY
 
 
 class TestingConfig(Config):
@@ -98,6 +139,10 @@ class TestingConfig(Config):
 
     TESTING = True
     SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
+    DATA_ENCRYPTION_KEYS = DEV_DATA_KEYS
+    BLIND_INDEX_KEY = DEV_INDEX_KEY
+    RATELIMIT_ENABLED = False  # rate-limit tests switch it on explicitly
+    FORM_MIN_SECONDS = 0.0
     # Tests deliver the outbox explicitly, so no thread outlives a test.
     MAIL_DELIVER_IN_BACKGROUND = False
 
@@ -111,6 +156,9 @@ class ProductionConfig(Config):
     PREFERRED_URL_SCHEME = "https"
     # An intake address without a mail server would only log the emails: refuse to start instead.
     MAIL_REQUIRE_SERVER = True
+    STAFF_SESSION_COOKIE_NAME = "__Host-mild_staff"
+    STAFF_REQUIRE_2FA = _env_flag("STAFF_REQUIRE_2FA", True)
+    REQUIRE_REAL_KEYS = True  # the public development keys are refused
 
 
 CONFIGS: dict[str, type[Config]] = {

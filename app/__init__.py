@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
 from app.clinic import Clinic
-from app.extensions import csrf, db, login_manager, migrate
+from app.extensions import csrf, db, limiter, login_manager, migrate
 from config import Config, config_from_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +26,10 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     check_config(app)
     Path(app.instance_path).mkdir(exist_ok=True)
     app.extensions["clinic"] = Clinic.from_config(app.config)
+    configure_encryption(app)
 
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -46,6 +48,31 @@ def check_config(app: Flask) -> None:
         raise RuntimeError("MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS is set in production")
 
 
+def configure_encryption(app: Flask) -> None:
+    """Install the data keys for the encrypted columns; production refuses the public development keys."""
+    from app.crypto import Keyring, configure
+    from config import DEV_DATA_KEYS, DEV_INDEX_KEY
+
+    data_keys, index_key = app.config["DATA_ENCRYPTION_KEYS"], app.config["BLIND_INDEX_KEY"]
+    if app.config.get("REQUIRE_REAL_KEYS"):
+        if not data_keys or not index_key:
+            raise RuntimeError("DATA_ENCRYPTION_KEYS and BLIND_INDEX_KEY must be set in production")
+        if DEV_DATA_KEYS.split(":")[1] in data_keys or index_key == DEV_INDEX_KEY:
+            raise RuntimeError("the development encryption keys must not be used in production")
+    keyring = Keyring.from_specs(data_keys or DEV_DATA_KEYS, index_key or DEV_INDEX_KEY)
+    app.extensions["keyring"] = keyring
+    configure(keyring)
+
+
+def register_security(app: Flask) -> None:
+    """Security headers, staff sessions held on the server, and rate limits."""
+    from app.security import init_security
+    from app.staff.sessions import init_staff_sessions
+
+    init_security(app)
+    init_staff_sessions(app)
+
+
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects to this app."""
     from app import models  # noqa: F401  (registers the tables on the metadata)
@@ -54,6 +81,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -86,12 +114,17 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask screening``, ``flask drafts``, ``flask outbox`` and ``flask staff`` command groups."""
     from app.commands import drafts_cli, outbox_cli, screening_cli
+    from app.keys_cli import keys_cli
+    from app.maintenance_cli import backup_command, purge_command
     from app.staff.commands import staff_cli
 
     app.cli.add_command(screening_cli)
     app.cli.add_command(drafts_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(staff_cli)
+    app.cli.add_command(keys_cli)
+    app.cli.add_command(purge_command)
+    app.cli.add_command(backup_command)
 
 
 def register_template_context(app: Flask) -> None:

@@ -70,10 +70,12 @@ def run_migrations_offline():
 
 def render_item(type_, obj, autogen_context):
     """Write the app's UTCDateTime as a plain timezone-aware DateTime, so migrations never import app code."""
-    from app.models.base import UTCDateTime
+    from app.models.base import EncryptedText, UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedText):
+        return "sa.Text()"
     return False
 
 

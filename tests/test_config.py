@@ -11,7 +11,8 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from config import ProductionConfig, TestingConfig
+from app.crypto import new_key_spec
+from config import DEV_DATA_KEYS, DEV_INDEX_KEY, ProductionConfig, TestingConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +26,12 @@ def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
     assert "SECRET_KEY must be set" in result.stderr
 
 
+PROD_KEYS = {"SECRET_KEY": "k" * 40, "DATA_ENCRYPTION_KEYS": new_key_spec("p1"),
+             "BLIND_INDEX_KEY": new_key_spec("i").split(":")[1]}
+
+
 def test_production_starts_with_a_secret_key_and_secure_cookie(tmp_path: Path) -> None:
-    app = create_app(ProductionConfig, SECRET_KEY="k" * 40, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
+    app = create_app(ProductionConfig, **PROD_KEYS, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
 
@@ -64,5 +69,19 @@ def test_unknown_config_name_is_refused(tmp_path: Path) -> None:
 
 def test_production_refuses_intake_address_without_mail_server(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="MAIL_SERVER must be set"):
-        create_app(ProductionConfig, SECRET_KEY="k" * 40, MAIL_INTAKE_ADDRESS="intake@clinic.example",
+        create_app(ProductionConfig, **PROD_KEYS, MAIL_INTAKE_ADDRESS="intake@clinic.example",
                    MAIL_SERVER="", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"DATA_ENCRYPTION_KEYS": ""}, "must be set in production"),
+     ({"BLIND_INDEX_KEY": ""}, "must be set in production"),
+     ({"DATA_ENCRYPTION_KEYS": DEV_DATA_KEYS}, "development encryption keys"),
+     ({"BLIND_INDEX_KEY": DEV_INDEX_KEY}, "development encryption keys")],
+)
+def test_production_refuses_missing_or_development_keys(tmp_path: Path, overrides: dict[str, str],
+                                                         message: str) -> None:
+    with pytest.raises(RuntimeError, match=message):
+        create_app(ProductionConfig, **{**PROD_KEYS, **overrides},
+                   SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")

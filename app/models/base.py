@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.types import DateTime, TypeDecorator
+from sqlalchemy.types import DateTime, Text, TypeDecorator
 
 
 def utcnow() -> datetime:
@@ -34,3 +34,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text stored encrypted (AES-256-GCM, see app/crypto.py) and read back as plaintext.
+
+    ``purpose`` names the column; it is bound into each ciphertext so values cannot be swapped
+    between columns.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        from app.crypto import keyring
+
+        return None if value is None else keyring().encrypt(value, self.purpose)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        from app.crypto import keyring
+
+        return None if value is None else keyring().decrypt(value, self.purpose)
