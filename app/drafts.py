@@ -61,7 +61,11 @@ def save_answers(draft: Draft, page_answers: Mapping[str, Any], now: datetime) -
 
 
 def save_contact(draft: Draft, contact: Mapping[str, Any], now: datetime) -> None:
-    """Keep the contact details typed so far (JSON-ready values) until the request is sent."""
+    """Keep the contact details typed so far (JSON-ready values) until the request is sent.
+
+    They are stored encrypted (``Draft.contact`` is an EncryptedJSON column). A new dict is assigned every
+    time: changes made inside the stored dict would not be noticed and saved.
+    """
     draft.contact = dict(contact)
     draft.updated_at = now
 

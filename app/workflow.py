@@ -13,10 +13,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.contact import ContactDetails, email_key, name_key
+from app.contact import ContactDetails
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
 from app.reference import new_reference
 from app.screening import Assessment, assess, validate_answers
+from app.search_index import request_indexes
 
 REFERENCE_ATTEMPTS = 5
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -67,7 +68,8 @@ def submit_request(
     existing = _request_for(session, screening.id)
     if existing is not None:
         return existing, False
-    duplicate_of = find_recent_duplicate(session, details.phone, email_key(details.email), now)
+    indexes = request_indexes(phone=details.phone, email=details.email, last_name=details.last_name)
+    duplicate_of = find_recent_duplicate(session, indexes["phone_index"], indexes["email_index"], now)
     for _ in range(REFERENCE_ATTEMPTS):
         request = ConsultationRequest(
             reference=new_reference(),
@@ -77,8 +79,7 @@ def submit_request(
             category=screening.category,
             category_rank=CATEGORY_RANK[screening.category],
             score=screening.score,
-            last_name_key=name_key(details.last_name),
-            email_key=email_key(details.email),
+            **indexes,
             duplicate_of_id=duplicate_of,
             created_at=now,
             updated_at=now,
@@ -97,12 +98,17 @@ def submit_request(
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
 
 
-def find_recent_duplicate(session: Session, phone: str, email: str | None, now: datetime) -> int | None:
-    """The most recent request from the same phone or email in the last 30 days, if any."""
+def find_recent_duplicate(
+    session: Session, phone_index: str, email_index: str | None, now: datetime
+) -> int | None:
+    """The most recent request from the same phone or email in the last 30 days, if any.
+
+    Takes the blind indexes (app/search_index.py): the phone and email themselves are stored encrypted.
+    """
     since = now - DUPLICATE_WINDOW
-    matches = [ConsultationRequest.phone == phone]
-    if email:
-        matches.append(ConsultationRequest.email_key == email)
+    matches = [ConsultationRequest.phone_index == phone_index]
+    if email_index:
+        matches.append(ConsultationRequest.email_index == email_index)
     return session.scalar(
         select(ConsultationRequest.id)
         .where(or_(*matches), ConsultationRequest.created_at >= since)

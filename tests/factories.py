@@ -64,7 +64,8 @@ CATEGORY_ANSWERS: dict[str, dict[str, Any]] = {
 
 
 def seed_request(app: Flask, category: str = "likely", *, created_at: datetime | None = None,
-                 last_name: str = "Smith", phone: str = "+14155550100", email: str | None = None) -> str:
+                 last_name: str = "Smith", phone: str = "+14155550100", email: str | None = None,
+                 first_name: str = "Pat", message: str | None = None) -> str:
     """Store a request directly through the domain functions (fast, for queue tests); return its reference."""
     from app.contact import ContactDetails
     from app.models import Screening
@@ -80,9 +81,10 @@ def seed_request(app: Flask, category: str = "likely", *, created_at: datetime |
                               rule_version=assessment.rule_version, created_at=now)
         db.session.add(screening)
         db.session.flush()
-        details = ContactDetails(first_name="Pat", last_name=last_name, date_of_birth=date(1954, 4, 3), phone=phone,
-                                 email=email, preferred_contact="phone", best_time="any", preferred_language="en",
-                                 insurance="medicare", message=None, consent_contact=True)
+        details = ContactDetails(first_name=first_name, last_name=last_name, date_of_birth=date(1954, 4, 3),
+                                 phone=phone, email=email, preferred_contact="phone", best_time="any",
+                                 preferred_language="en", insurance="medicare", message=message,
+                                 consent_contact=True)
         request, _ = submit_request(db.session, screening, details, now)
         db.session.commit()
         return request.reference

@@ -29,14 +29,11 @@ def test_downgrade_then_upgrade_round_trips(app: Flask) -> None:
         assert {"draft", "screening", "consultation_request"} <= set(inspect(db.engine).get_table_names())
 
 
-def test_second_migration_backfills_requests_stored_before_it(tmp_path: Path) -> None:
-    """A request stored under the first schema gets its queue columns filled in by the upgrade."""
+def _store_first_schema_rows(app: Flask) -> None:
+    """Migrate to the first revision and store a request and a draft the way its code did: in plaintext."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
-    from tests.conftest import _make_app
-
-    app = _make_app(tmp_path / "old.sqlite3")
     with app.app_context():
         upgrade(revision="33d3c3388b7f")
         with db.engine.begin() as conn:
@@ -47,9 +44,25 @@ def test_second_migration_backfills_requests_stored_before_it(tmp_path: Path) ->
                 "INSERT INTO consultation_request (id, reference, screening_id, status, first_name, last_name,"
                 " date_of_birth, phone, email, preferred_contact, best_time, preferred_language, insurance, message,"
                 " consent_contact, created_at) VALUES (1, 'AAAA-BBBB', 1, 'new', 'Pat', 'McDonald', '1950-01-01',"
-                " '+14155550100', 'Pat@Example.com', 'phone', 'any', 'en', 'medicare', NULL, 1,"
-                " '2026-11-01 10:00:00')"))
-        upgrade()
+                " '+14155550100', 'Pat@Example.com', 'phone', 'any', 'en', 'medicare', 'Sentinel message Zq',"
+                " 1, '2026-11-01 10:00:00')"))
+            conn.execute(text(
+                "INSERT INTO draft (token_hash, answers, contact, created_at, updated_at) VALUES ('d1', '{}',"
+                " '{\"first_name\": \"Draftina\", \"phone\": \"(415) 555-0111\"}',"
+                " '2026-11-01 10:00:00', '2026-11-01 10:00:00')"))
+
+
+def test_second_migration_backfills_requests_stored_before_it(tmp_path: Path) -> None:
+    """A request stored under the first schema gets its queue columns filled in by the upgrade."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import _make_app
+
+    app = _make_app(tmp_path / "old.sqlite3")
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade(revision="cd1be294cb18")  # the plaintext search columns are replaced at 0004
         with db.engine.connect() as conn:
             row = conn.execute(text(
                 "SELECT is_open, category, category_rank, score, last_name_key, email_key, version, updated_at"
@@ -57,6 +70,96 @@ def test_second_migration_backfills_requests_stored_before_it(tmp_path: Path) ->
         db.engine.dispose()
     assert tuple(row)[:7] == (1, "possible", 2, 75, "mcdonald", "pat@example.com", 1)
     assert row.updated_at is not None
+
+
+# Long enough that no ciphertext or hash contains one by chance ("Pat" is checked by equality).
+PLAINTEXTS = ("McDonald", "mcdonald", "Pat@Example.com", "pat@example.com", "4155550100", "1950-01-01",
+              "Sentinel message", "Draftina", "555-0111", "JBSWY3DPEHPK3PXP")
+
+
+def _raw_values(app: Flask) -> list[str]:
+    """Every stored value of the tables holding contact details or secrets, as text."""
+    from sqlalchemy import text
+
+    values: list[str] = []
+    with app.app_context(), db.engine.connect() as conn:
+        for table in ("consultation_request", "draft", "staff_user"):
+            for row in conn.execute(text(f"SELECT * FROM {table}")):  # noqa: S608 - fixed table names
+                values.extend(str(value) for value in row if value is not None)
+    return values
+
+
+def test_encryption_migration_encrypts_rows_stored_before_it(tmp_path: Path) -> None:
+    """Plaintext rows from earlier revisions become ciphertext, still read back and found by search."""
+    from datetime import date
+
+    from flask_migrate import upgrade
+    from sqlalchemy import select, text
+
+    from app.models import ConsultationRequest, Draft, StaffUser
+    from app.queue import search_condition
+    from app.search_index import email_index
+    from tests.conftest import _make_app
+
+    app = _make_app(tmp_path / "old.sqlite3")
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade(revision="0003_staff_security")
+        with db.engine.begin() as conn:  # a secret stored in plaintext, should any release have done so
+            conn.execute(text(
+                "INSERT INTO staff_user (id, email, name, role, password_hash, active, created_at, updated_at,"
+                " totp_secret, failed_logins) VALUES (1, 'a@clinic.example', 'A', 'admin', 'x', 1,"
+                " '2026-11-01 10:00:00', '2026-11-01 10:00:00', 'JBSWY3DPEHPK3PXP', 0)"))
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text(
+                "SELECT first_name, last_name, date_of_birth, phone, email, message FROM consultation_request"
+            )).one()
+    assert all(value.startswith("v1.dev1.") for value in stored)
+    raw = _raw_values(app)
+    assert not [value for value in raw if value == "Pat" or any(secret in value for secret in PLAINTEXTS)]
+
+    with app.app_context():
+        request = db.session.scalars(select(ConsultationRequest)).one()
+        assert (request.first_name, request.last_name, request.phone, request.email, request.message) == (
+            "Pat", "McDonald", "+14155550100", "Pat@Example.com", "Sentinel message Zq")
+        assert request.date_of_birth == date(1950, 1, 1)
+        assert request.email_index == email_index("pat@example.com")
+        for query in ("(415) 555-0100", "mcdonald", "MCDONALD"):
+            found = db.session.scalars(select(ConsultationRequest.reference).where(
+                search_condition(query, "US"))).all()  # type: ignore[arg-type]
+            assert found == ["AAAA-BBBB"], query
+        assert db.session.get(Draft, "d1").contact == {"first_name": "Draftina", "phone": "(415) 555-0111"}
+        assert db.session.get(StaffUser, 1).totp_secret == "JBSWY3DPEHPK3PXP"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_encryption_migration_downgrade_decrypts_back(tmp_path: Path) -> None:
+    """Downgrading restores the plaintext columns and values exactly; upgrading again re-encrypts."""
+    import json
+
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from tests.conftest import _make_app
+
+    app = _make_app(tmp_path / "old.sqlite3")
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade()
+        downgrade(revision="0003_staff_security")
+        with db.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT first_name, last_name, last_name_key, date_of_birth, phone, email, email_key, message"
+                " FROM consultation_request")).one()
+            contact = conn.execute(text("SELECT contact FROM draft")).scalar_one()
+        upgrade()
+        db.engine.dispose()
+    assert tuple(row) == ("Pat", "McDonald", "mcdonald", "1950-01-01", "+14155550100", "Pat@Example.com",
+                          "pat@example.com", "Sentinel message Zq")
+    assert json.loads(contact) == {"first_name": "Draftina", "phone": "(415) 555-0111"}
+    assert not [value for value in _raw_values(app) if "McDonald" in value or "Draftina" in value]
 
 
 def test_audit_log_is_append_only_in_the_database(app: Flask) -> None:

@@ -5,25 +5,25 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import EncryptedDate, EncryptedJSON, EncryptedText, UTCDateTime, utcnow
 
 
 class Draft(db.Model):
     """A patient's answers in progress, keyed by the hash of the id in their cookie.
 
     Only the SHA-256 of the cookie's token is stored, so a copy of the database cannot be used to
-    take over a patient's draft.
+    take over a patient's draft. The contact details typed so far are encrypted like the request's.
     """
 
     __tablename__ = "draft"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    contact: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    contact: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("draft.contact"), default=dict)
     screening_id: Mapped[int | None] = mapped_column(ForeignKey("screening.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -58,6 +58,9 @@ class ConsultationRequest(db.Model):
 
     ``version`` is bumped on every change; an edit based on an older version is refused, so two
     colleagues working on the same request never overwrite each other silently.
+
+    The contact details are encrypted (app/crypto.py, each bound to its column); phone, email and last
+    name are found through their blind indexes (app/search_index.py), never by comparing them in SQL.
     """
 
     __tablename__ = "consultation_request"
@@ -66,9 +69,9 @@ class ConsultationRequest(db.Model):
         Index("ix_consultation_request_queue_open", "is_open", "category_rank", "created_at", "id"),
         Index("ix_consultation_request_queue_status", "status", "category_rank", "created_at", "id"),
         Index("ix_consultation_request_queue_assignee", "assignee_id", "category_rank", "created_at", "id"),
-        Index("ix_consultation_request_phone_created_at", "phone", "created_at"),
-        Index("ix_consultation_request_email_key_created_at", "email_key", "created_at"),
-        Index("ix_consultation_request_last_name_key", "last_name_key"),
+        Index("ix_consultation_request_phone_index_created_at", "phone_index", "created_at"),
+        Index("ix_consultation_request_email_index_created_at", "email_index", "created_at"),
+        Index("ix_consultation_request_last_name_index", "last_name_index"),
         Index("ix_consultation_request_created_at", "created_at"),
     )
 
@@ -81,18 +84,20 @@ class ConsultationRequest(db.Model):
     category: Mapped[str] = mapped_column(String(16))
     category_rank: Mapped[int]
     score: Mapped[int]
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
-    last_name_key: Mapped[str] = mapped_column(String(100))  # for case-insensitive exact search
-    date_of_birth: Mapped[date]
-    phone: Mapped[str] = mapped_column(String(20))  # E.164
-    email: Mapped[str | None] = mapped_column(String(254))
-    email_key: Mapped[str | None] = mapped_column(String(254))  # lower-cased, for duplicate detection
+    first_name: Mapped[str] = mapped_column(EncryptedText("consultation_request.first_name"))
+    last_name: Mapped[str] = mapped_column(EncryptedText("consultation_request.last_name"))
+    date_of_birth: Mapped[date] = mapped_column(EncryptedDate("consultation_request.date_of_birth"))
+    phone: Mapped[str] = mapped_column(EncryptedText("consultation_request.phone"))  # E.164
+    email: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.email"))
+    # Blind indexes (hex HMAC-SHA256) for search and duplicate detection; see app/search_index.py.
+    phone_index: Mapped[str] = mapped_column(String(64))
+    email_index: Mapped[str | None] = mapped_column(String(64))
+    last_name_index: Mapped[str] = mapped_column(String(64))
     preferred_contact: Mapped[str] = mapped_column(String(8))
     best_time: Mapped[str] = mapped_column(String(12))
     preferred_language: Mapped[str] = mapped_column(String(8))
     insurance: Mapped[str] = mapped_column(String(24))
-    message: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.message"))
     consent_contact: Mapped[bool]
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("consultation_request.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import EncryptedText, UTCDateTime, utcnow
 
 ROLES = ("frontdesk", "clinician", "admin")
 
@@ -27,9 +27,9 @@ class StaffUser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Two-factor sign-in (TOTP). The secret is stored encrypted; the last accepted time step makes
-    # every code usable once.
-    totp_secret: Mapped[str | None] = mapped_column(Text)
+    # Two-factor sign-in (TOTP). The secret is stored encrypted by the column type (assign the plain
+    # base32 secret); the last accepted time step makes every code usable once.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("staff_user.totp_secret"))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None]
     # Per-account throttling: failures inside the current 15-minute window, and until when it must wait.

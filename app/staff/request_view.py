@@ -25,10 +25,13 @@ from app.workflow import DUPLICATE_WINDOW, assessment_of
 
 
 def related_requests(req: ConsultationRequest) -> list[ConsultationRequest]:
-    """Other requests from the same phone or email within 30 days either side: possible duplicates."""
-    same = [ConsultationRequest.phone == req.phone]
-    if req.email_key:
-        same.append(ConsultationRequest.email_key == req.email_key)
+    """Other requests from the same phone or email within 30 days either side: possible duplicates.
+
+    Matched on the blind indexes: the phone and email themselves are stored encrypted.
+    """
+    same = [ConsultationRequest.phone_index == req.phone_index]
+    if req.email_index:
+        same.append(ConsultationRequest.email_index == req.email_index)
     return list(db.session.scalars(
         select(ConsultationRequest)
         .where(or_(*same), ConsultationRequest.id != req.id,
