@@ -1,8 +1,9 @@
-"""Staff accounts: creation, passwords (argon2id) and the active flag. No Flask import."""
+"""Staff accounts: creation, passwords (argon2id), the active flag and sign-in throttling. No Flask import."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -75,16 +76,99 @@ def set_active(user: StaffUser, active: bool, now: datetime) -> None:
     user.updated_at = now
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime) -> StaffUser | None:
-    """The active account matching these credentials, or None (same cost whether or not the email exists)."""
-    user = find_by_email(session, email) if len(password) <= PASSWORD_MAX else None
+def hash_secret(secret: str) -> str:
+    """An argon2id hash of a password or a recovery code."""
+    return _hasher.hash(secret)
+
+
+def secret_matches(hashed: str, secret: str) -> bool:
+    """Whether ``secret`` is the one ``hashed`` was made from."""
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX])
+        return _hasher.verify(hashed, secret)
     except (VerificationError, InvalidHashError):
-        return None
-    if user is None or not user.active:
-        return None
+        return False
+
+
+def _check_password(user: StaffUser | None, password: str, now: datetime) -> bool:
+    """Verify the password (against a dummy hash when there is no account, so both take as long)."""
+    if not secret_matches(user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX]) or user is None:
+        return False
     if _hasher.check_needs_rehash(user.password_hash):  # parameters were raised since it was hashed
         user.password_hash = _hasher.hash(password)
         user.updated_at = now
-    return user
+    return True
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime) -> StaffUser | None:
+    """The active account matching these credentials, or None (same cost whether or not the email exists)."""
+    user = find_by_email(session, email) if len(password) <= PASSWORD_MAX else None
+    return user if _check_password(user, password, now) and user is not None and user.active else None
+
+
+# --- sign-in throttling -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Throttle:
+    """Per-account throttling: ``max_failures`` failures inside ``window`` make the account wait ``window``."""
+
+    max_failures: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """What a password check found: the account tried (if the email is known) and why it was refused, if it was.
+
+    ``refused`` is one of ``unknown``, ``password``, ``disabled`` and ``locked`` (for the audit log only:
+    the person signing in sees the same message whatever it is).
+    """
+
+    user: StaffUser | None
+    refused: str | None = None
+    lock_started: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        """The password was right for an active account that is not waiting out a lock."""
+        return self.refused is None
+
+
+def is_locked(user: StaffUser, now: datetime) -> bool:
+    """Whether the account is waiting out a lock after too many failed sign-ins."""
+    return user.locked_until is not None and now < user.locked_until
+
+
+def record_failure(user: StaffUser, now: datetime, throttle: Throttle) -> bool:
+    """Count one failed sign-in (password or code); return True when this failure starts a lock."""
+    started = user.failed_window_started_at
+    if started is None or now - started >= throttle.window:
+        user.failed_window_started_at, user.failed_logins = now, 0
+    user.failed_logins += 1
+    if user.failed_logins < throttle.max_failures:
+        return False
+    user.locked_until = now + throttle.window
+    user.failed_logins, user.failed_window_started_at = 0, None
+    return True
+
+
+def clear_failures(user: StaffUser) -> None:
+    """Forget earlier failures: called once the account is fully signed in (both factors)."""
+    user.failed_logins, user.failed_window_started_at, user.locked_until = 0, None, None
+
+
+def attempt_sign_in(session: Session, email: str, password: str, now: datetime, throttle: Throttle) -> SignInAttempt:
+    """Check a password, counting failures per account; a locked account is refused even with the right password.
+
+    The password is verified in every case, so an unknown email, a wrong password and a locked account take
+    the same time. Failures are not cleared here: the second factor, if any, is still to come.
+    """
+    user = find_by_email(session, email) if len(password) <= PASSWORD_MAX else None
+    correct = _check_password(user, password, now)
+    if user is None:
+        return SignInAttempt(None, refused="unknown")
+    if is_locked(user, now):
+        return SignInAttempt(user, refused="locked")  # not counted: a lock is not extended by more attempts
+    if not correct or not user.active:
+        refused = "password" if not correct else "disabled"
+        return SignInAttempt(user, refused=refused, lock_started=record_failure(user, now, throttle))
+    return SignInAttempt(user)

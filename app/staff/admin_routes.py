@@ -21,7 +21,10 @@ from app.extensions import db
 from app.models import AUDIT_ACTIONS, AuditEvent, ConsultationRequest, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADMINISTER, client_ip, roles_required
-from app.staff.forms import ROLE_LABELS, AccountActiveForm, AccountForm
+from app.staff.forms import ROLE_LABELS, AccountActionForm, AccountForm
+from app.staff.sessions import limits
+from app.staff_sessions_store import end_sessions, live_session_counts
+from app.two_factor import is_enabled
 
 AUDIT_PAGE_SIZE = 100
 
@@ -30,7 +33,9 @@ AUDIT_PAGE_SIZE = 100
 
 def _accounts_page(form: AccountForm, status: int = 200) -> tuple[str, int]:
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name)).all()
-    return render_template("staff/accounts.html", form=form, people=people, roles=ROLE_LABELS), status
+    live = live_session_counts(db.session, utcnow(), limits())
+    return render_template("staff/accounts.html", form=form, people=people, roles=ROLE_LABELS, live=live,
+                           two_factor=is_enabled), status
 
 
 def _audit_account(action: str, user: StaffUser, now: datetime, **detail: object) -> None:
@@ -64,7 +69,7 @@ def accounts() -> tuple[str, int] | Response:
 def _change_active(user_id: int, active: bool) -> Response:
     """Enable or disable one account and audit it in the same transaction; never one's own disable."""
     user = db.get_or_404(StaffUser, user_id)
-    if not AccountActiveForm().validate_on_submit():
+    if not AccountActionForm().validate_on_submit():
         abort(400)
     if not active and user.id == current_user.id:
         flash("You cannot disable your own account. Ask another administrator if it needs to be disabled.", "error")
@@ -72,7 +77,8 @@ def _change_active(user_id: int, active: bool) -> Response:
     if user.active != active:
         now = utcnow()
         set_active(user, active, now)
-        _audit_account("account_enable" if active else "account_disable", user, now)
+        detail = {} if active else {"sessions_ended": end_sessions(db.session, user.id, "disabled", now)}
+        _audit_account("account_enable" if active else "account_disable", user, now, **detail)
         db.session.commit()
     flash(f"{user.name} can {'now' if active else 'no longer'} sign in.", "success")
     return redirect(url_for("staff.accounts"), code=303)

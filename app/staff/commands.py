@@ -12,6 +12,7 @@ from app.accounts import AccountError, create_staff, find_by_email, set_active, 
 from app.audit import record
 from app.extensions import db
 from app.models import ROLES, StaffUser, utcnow
+from app.staff_sessions_store import end_sessions
 
 staff_cli = AppGroup("staff", help="Staff accounts.")
 
@@ -52,11 +53,13 @@ def create_command(email: str, name: str, role: str, password_stdin: bool) -> No
 @staff_cli.command("disable")
 @click.argument("email")
 def disable_command(email: str) -> None:
-    """Disable an account: it can no longer sign in."""
+    """Disable an account: it can no longer sign in, and its sessions end."""
     user = _account(email)
-    set_active(user, False, utcnow())
-    record(db.session, "account_disable", now=utcnow(), staff_id=None, ip=None, target_type="staff_user",
-           target_id=user.id, detail={"via": "cli"})
+    now = utcnow()
+    set_active(user, False, now)
+    ended = end_sessions(db.session, user.id, "disabled", now)
+    record(db.session, "account_disable", now=now, staff_id=None, ip=None, target_type="staff_user",
+           target_id=user.id, detail={"via": "cli", "sessions_ended": ended})
     db.session.commit()
     click.echo(f"Disabled {user.email}.")
 
@@ -65,14 +68,16 @@ def disable_command(email: str) -> None:
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def set_password_command(email: str, password_stdin: bool) -> None:
-    """Set a new password for an account."""
+    """Set a new password for an account; its sessions end, so whoever had the old one is signed out."""
     user = _account(email)
+    now = utcnow()
     try:
-        set_password(user, _read_password(password_stdin), utcnow())
+        set_password(user, _read_password(password_stdin), now)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    record(db.session, "account_password", now=utcnow(), staff_id=None, ip=None, target_type="staff_user",
-           target_id=user.id, detail={"via": "cli"})
+    ended = end_sessions(db.session, user.id, "password", now)
+    record(db.session, "account_password", now=now, staff_id=None, ip=None, target_type="staff_user",
+           target_id=user.id, detail={"via": "cli", "sessions_ended": ended})
     db.session.commit()
     click.echo(f"Password changed for {user.email}.")
 

@@ -18,6 +18,20 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password"), Length(max=256)])
 
 
+class LoginCodeForm(FlaskForm):
+    """The second sign-in step: the code from the authenticator app, or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired("Enter the code from your app, or a recovery code"),
+                                           Length(max=32)])
+
+
+class EnrolForm(FlaskForm):
+    """Confirms two-factor set-up: the first code the app shows."""
+
+    code = StringField("Code from the app", validators=[DataRequired("Enter the 6-digit code from your app"),
+                                                        Length(max=16)])
+
+
 class LogoutForm(FlaskForm):
     """A button: signing out is a POST with a CSRF token."""
 
@@ -52,5 +66,5 @@ class AccountForm(FlaskForm):
             raise ValidationError(str(exc)) from None
 
 
-class AccountActiveForm(FlaskForm):
-    """A disable or enable button: a POST with a CSRF token."""
+class AccountActionForm(FlaskForm):
+    """A button on the accounts page (disable, enable, end sessions, reset two-factor): a POST with a CSRF token."""
