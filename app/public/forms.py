@@ -145,7 +145,27 @@ def _choices(name: str) -> list[SelectChoice]:
     return [SelectChoice(option.code, option.label) for option in contact.CHOICES[name]]
 
 
-class ContactForm(FlaskForm):
+def _unix_newlines(value: Any) -> Any:
+    """Browsers send line breaks as CRLF but count them as one character against ``maxlength``."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+class HoneypotForm(FlaskForm):
+    """A form with a text box people never see or reach (templates/public/_honeypot.html); scripts fill it in.
+
+    It never shows an error: a post with it filled in is dropped quietly (app/security.py says why).
+    The name means nothing to browsers' or password managers' autofill, so a person's browser never
+    fills it in for them.
+    """
+
+    ref_code = StringField("Leave this empty")
+
+    def honeypot_filled(self) -> bool:
+        """Whether something other than blanks was typed into the hidden box."""
+        return bool((self.ref_code.data or "").strip())
+
+
+class ContactForm(HoneypotForm):
     """The consultation request's contact details (spec section 2)."""
 
     first_name = StringField("First name")
@@ -162,7 +182,7 @@ class ContactForm(FlaskForm):
                                     coerce=_keep_none)
     insurance = RadioField("What health insurance do you have?", choices=_choices("insurance"),
                            validate_choice=False, coerce=_keep_none)
-    message = TextAreaField("Anything else you would like us to know? (optional)")
+    message = TextAreaField("Anything else you would like us to know? (optional)", filters=[_unix_newlines])
     consent_contact = BooleanField("The clinic may contact me about this request")
 
     def __init__(self, *args: Any, stated_age: int | None, today: date, region: str, **kwargs: Any) -> None:
@@ -233,3 +253,7 @@ class ContactForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button-only form (CSRF token included): confirm answers, or send the request."""
+
+
+class SendRequestForm(HoneypotForm):
+    """The final send of a consultation request: a button, and the hidden box that catches scripts."""

@@ -8,21 +8,25 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
-from app.contact import InvalidContact, check_contact, format_phone
-from app.drafts import save_answers, save_contact
+from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
+from app.drafts import save_answers
 from app.extensions import db
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
-from app.public.forms import ConfirmForm, ContactForm, form_class
+from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.screening import InvalidAnswers
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
 from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
 from app.screening.rules import emergency_flags
+from app.security import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
 from app.workflow import assessment_of, complete_screening, submit_request
 
 RETURN_TO_CHECK = "check"
+
+# Every patient POST spends from one per-IP budget (RATELIMIT_PUBLIC_POST); GETs are free.
+limit_patient_posts(bp)
 
 
 def see_other(endpoint: str, **values: object) -> BaseResponse:
@@ -163,9 +167,10 @@ def request_details() -> str | BaseResponse:
         return see_other("public.request_sent")
     form = ContactForm(data=draft.contact, **_contact_context(screening))
     if form.validate_on_submit():
-        save_contact(draft, form.contact_data(), now())
+        accept_contact(form, draft, now())  # a post that looks automated is answered alike but not kept
         db.session.commit()
         return see_other("public.request_check")
+    mark_form_shown(draft, now())
     db.session.commit()
     return render_template("public/request.html", form=form, options=contact.CHOICES)
 
@@ -192,11 +197,10 @@ def request_check() -> str | BaseResponse:
         details = check_contact(draft.contact, **_contact_context(screening))
     except InvalidContact:
         return see_other("public.request_details")
-    form = ConfirmForm()
+    form = SendRequestForm()
     if form.validate_on_submit():
-        consultation, created = submit_request(db.session, screening, details, now())
-        queued = created and queue_new_request_email(consultation)  # same transaction as the request
-        draft.contact = {}  # the request row holds the details now; no second copy
+        # A post that looks automated is answered alike, but nothing is stored.
+        queued = not looks_automated(form) and _store_request(draft, screening, details)
         db.session.commit()
         if queued:
             deliver_soon()  # after the commit, in the background: email never delays or fails this
@@ -206,6 +210,13 @@ def request_check() -> str | BaseResponse:
     born = details.date_of_birth
     return render_template("public/request_check.html", details=details, form=form, label=contact.label,
                            phone=format_phone(details.phone, region), born=f"{born.day} {born:%B %Y}")
+
+
+def _store_request(draft: Draft, screening: Screening, details: ContactDetails) -> bool:
+    """Add the request (exactly once) and its email notice to the transaction; return whether an email waits."""
+    consultation, created = submit_request(db.session, screening, details, now())
+    draft.contact = {}  # the request row holds the details now; no second copy
+    return created and queue_new_request_email(consultation)  # same transaction as the request
 
 
 @bp.get("/request/sent")

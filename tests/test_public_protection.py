@@ -1,0 +1,346 @@
+"""Protection of the patient forms: rate limit, honeypot, minimum fill time, request size and field lengths."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app import contact
+from app.extensions import db
+from app.models import ConsultationRequest, Draft, utcnow
+from app.public import routes
+from app.screening.questions import PAGES
+from tests.answers import answers_with
+from tests.journey import CONTACT, csrf_token, error_messages, see_result, send_request
+
+FIRST = f"/questions/{PAGES[0].slug}"
+SPAM = "http://spam.example/buy-now"
+
+
+def stored_requests(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(ConsultationRequest)) or 0)
+
+
+def kept_contact(app: Flask) -> dict[str, Any]:
+    """The contact details kept in the (only) draft."""
+    with app.app_context():
+        return dict(db.session.scalars(select(Draft.contact)).one())
+
+
+def security_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "app.security"]
+
+
+class Clock:
+    """The patient routes' clock, moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now: datetime = utcnow()
+        monkeypatch.setattr(routes, "now", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+# Rate limit
+
+
+@pytest.fixture
+def limited_app(make_app: Callable[..., Flask]) -> Flask:
+    """An app with the rate limit switched on and a tiny patient budget."""
+    return make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_POST="3 per minute")
+
+
+def test_the_fourth_patient_post_in_a_minute_gets_a_friendly_429(limited_app: Flask) -> None:
+    client = limited_app.test_client()
+    token = csrf_token(client.get(FIRST).text)
+    for _ in range(3):
+        assert client.post(FIRST, data={"csrf_token": token}).status_code == 200  # shown with errors
+    limited = client.post("/check-your-answers", data={"csrf_token": token})  # one budget for every form
+    assert limited.status_code == 429
+    assert "Please wait a few minutes" in limited.text
+    assert limited_app.extensions["clinic"].phone_display in limited.text
+    assert limited.headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" in limited.headers
+    assert "Retry-After" not in limited.headers and "X-RateLimit-Limit" not in limited.headers
+
+
+def test_pages_are_never_limited(limited_app: Flask) -> None:
+    client = limited_app.test_client()
+    token = csrf_token(client.get(FIRST).text)
+    for _ in range(4):
+        client.post(FIRST, data={"csrf_token": token})
+    for path in (FIRST, "/", "/static/site.css", "/check-your-answers"):
+        with client.get(path) as response:
+            assert response.status_code in (200, 303), path
+
+
+def test_the_limit_is_per_address(limited_app: Flask) -> None:
+    busy, other = limited_app.test_client(), limited_app.test_client()
+    other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    token = csrf_token(busy.get(FIRST).text)
+    for _ in range(4):
+        busy.post(FIRST, data={"csrf_token": token})
+    other_token = csrf_token(other.get(FIRST).text)
+    assert other.post(FIRST, data={"csrf_token": other_token}).status_code == 200
+
+
+def test_a_whole_journey_fits_in_the_default_budget(make_app: Callable[..., Flask]) -> None:
+    app = make_app(RATELIMIT_ENABLED=True)  # RATELIMIT_PUBLIC_POST as configured
+    client = app.test_client()
+    see_result(client, answers_with())
+    assert send_request(client).headers["Location"] == "/request/sent"
+
+
+# Honeypot
+
+
+def test_a_filled_honeypot_is_answered_like_success_but_nothing_is_kept(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    with caplog.at_level(logging.INFO, logger="app.security"):
+        response = client.post("/request", data={"csrf_token": token, **CONTACT, "ref_code": SPAM})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/request/check"
+    assert "first_name" not in kept_contact(app)
+    [record] = security_log(caplog)
+    assert record.levelno == logging.INFO
+    for value in (SPAM, CONTACT["first_name"], CONTACT["last_name"], CONTACT["phone"], CONTACT["message"]):
+        assert value not in record.getMessage()
+    # The next page finds no details and sends the browser back to the form, empty.
+    assert client.get("/request/check").headers["Location"] == "/request"
+    assert CONTACT["last_name"] not in client.get("/request").text
+    # A person (who never sees the box) gets through.
+    assert send_request(client).headers["Location"] == "/request/sent"
+    assert stored_requests(app) == 1
+
+
+def test_the_honeypot_is_hidden_from_people_and_assistive_technology(client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    contact_form = client.get("/request").text
+    client.post("/request", data={"csrf_token": csrf_token(contact_form), **CONTACT})
+    for html in (contact_form, client.get("/request/check").text):
+        assert '<div class="form-extra" aria-hidden="true">' in html
+        assert 'name="ref_code" type="text" value="" tabindex="-1" autocomplete="off"' in html
+        assert "Leave this empty" in html
+
+
+def test_a_filled_honeypot_on_the_final_send_stores_nothing(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    with caplog.at_level(logging.INFO, logger="app.security"):
+        response = client.post("/request/check", data={"csrf_token": token, "ref_code": SPAM})
+    assert response.headers["Location"] == "/request/sent"
+    assert stored_requests(app) == 0
+    assert len(security_log(caplog)) == 1
+    assert client.get("/request/sent").headers["Location"] == "/request"
+    assert client.post("/request/check", data={"csrf_token": token}).headers["Location"] == "/request/sent"
+    assert stored_requests(app) == 1
+
+
+def test_a_blank_honeypot_is_not_a_bot(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    assert send_request(client, {**CONTACT, "ref_code": "  "}).headers["Location"] == "/request/sent"
+    assert stored_requests(app) == 1
+
+
+# Minimum time to fill in the contact form
+
+
+def test_a_post_sooner_than_the_minimum_is_dropped_and_the_patient_passes_later(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(FORM_MIN_SECONDS=5.0)
+    client = app.test_client()
+    see_result(client, answers_with())
+    clock = Clock(monkeypatch)
+    token = csrf_token(client.get("/request").text)
+    clock.advance(2)
+    with caplog.at_level(logging.INFO, logger="app.security"):
+        response = client.post("/request", data={"csrf_token": token, **CONTACT})
+    assert response.headers["Location"] == "/request/check"  # as if it had worked
+    assert "first_name" not in kept_contact(app)
+    assert len(security_log(caplog)) == 1
+    assert client.get("/request/check").headers["Location"] == "/request"
+    # The form is shown again; the clock still runs from the first time it was shown.
+    client.get("/request")
+    clock.advance(4)
+    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
+    assert kept_contact(app)["first_name"] == CONTACT["first_name"]
+    # Changing a detail at once, from the check page, is never too fast.
+    client.get("/request")
+    changed = {**CONTACT, "best_time": "evening"}
+    assert client.post("/request", data={"csrf_token": token, **changed}).headers["Location"] == "/request/check"
+    assert kept_contact(app)["best_time"] == "evening"
+    assert client.post("/request/check", data={"csrf_token": token}).headers["Location"] == "/request/sent"
+    assert stored_requests(app) == 1
+
+
+def test_a_post_to_a_form_never_shown_is_dropped(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(FORM_MIN_SECONDS=3.0)
+    client = app.test_client()
+    see_result(client, answers_with())
+    clock = Clock(monkeypatch)
+    token = csrf_token(client.get("/check-your-answers").text)
+    clock.advance(60)
+    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
+    assert "first_name" not in kept_contact(app)
+
+
+def test_a_patient_who_takes_their_time_sends_the_request(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(FORM_MIN_SECONDS=3.0)
+    client = app.test_client()
+    see_result(client, answers_with())
+    clock = Clock(monkeypatch)
+    token = csrf_token(client.get("/request").text)
+    clock.advance(45)
+    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
+    assert CONTACT["last_name"] in client.get("/request/check").text
+    assert client.post("/request/check", data={"csrf_token": token}).headers["Location"] == "/request/sent"
+    with app.app_context():
+        reference = db.session.scalars(select(ConsultationRequest.reference)).one()
+    assert reference in client.get("/request/sent").text
+
+
+def test_form_errors_are_shown_before_any_bot_check(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(FORM_MIN_SECONDS=5.0)
+    client = app.test_client()
+    see_result(client, answers_with())
+    Clock(monkeypatch)
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT, "phone": "", "ref_code": SPAM})
+    assert response.status_code == 200
+    assert list(error_messages(response.text)) == ["phone"]
+
+
+# Request size
+
+
+def test_an_oversized_body_gets_the_friendly_413(client: FlaskClient) -> None:
+    token = csrf_token(client.get(FIRST).text)
+    response = client.post("/request", data={"csrf_token": token, "message": "x" * 70_000})
+    assert response.status_code == 413
+    assert "What you sent was too long" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Content-Security-Policy" in response.headers
+
+
+def test_an_oversized_multipart_body_is_413(client: FlaskClient) -> None:
+    response = client.post(FIRST, data={"red_flags": "x" * 70_000}, content_type="multipart/form-data")
+    assert response.status_code == 413
+
+
+def test_too_many_form_parts_is_413(app: Flask, client: FlaskClient) -> None:
+    parts = {f"field{n}": "1" for n in range(app.config["MAX_FORM_PARTS"] + 1)}
+    response = client.post(FIRST, data=parts, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "What you sent was too long" in response.text
+
+
+def test_the_form_memory_limit_is_applied(make_app: Callable[..., Flask]) -> None:
+    # With the shipped values MAX_CONTENT_LENGTH is the tighter bound; a smaller memory limit shows the
+    # setting reaches the form parser.
+    field = {"red_flags": "x" * 2048}
+    small = make_app(MAX_FORM_MEMORY_SIZE=1024).test_client()
+    assert small.post(FIRST, data=field, content_type="multipart/form-data").status_code == 413
+    usual = make_app().test_client()
+    assert usual.post(FIRST, data=field, content_type="multipart/form-data").status_code == 400  # no CSRF token
+
+
+# Field lengths: every text box is bounded in the page and again on the server
+
+
+class TextBoxes(HTMLParser):
+    """{name: maxlength or None} for every box a patient types into."""
+
+    TYPED = frozenset({"text", "tel", "email", "search", "number", None})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.boxes: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "textarea" or (tag == "input" and attributes.get("type") in self.TYPED):
+            self.boxes[attributes["name"] or ""] = attributes.get("maxlength")
+
+
+def text_boxes(html: str) -> dict[str, str | None]:
+    parser = TextBoxes()
+    parser.feed(html)
+    return parser.boxes
+
+
+# The day, month and year boxes follow the GOV.UK date input, which has no maxlength (a silently cut
+# paste is worse than a message); the server reads at most 10 characters of each.
+DATE_PARTS = {"date_of_birth-day", "date_of_birth-month", "date_of_birth-year"}
+
+
+def test_every_contact_box_has_the_servers_maxlength(client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    boxes = text_boxes(client.get("/request").text)
+    assert {name: boxes[name] for name in boxes if name not in DATE_PARTS} == {
+        "ref_code": "100",
+        "first_name": str(contact.NAME_MAX),
+        "last_name": str(contact.NAME_MAX),
+        "phone": "32",
+        "email": str(contact.EMAIL_MAX),
+        "message": str(contact.MESSAGE_MAX),
+    }
+    assert set(boxes) >= DATE_PARTS
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.slug for page in PAGES])
+def test_every_question_box_has_a_maxlength(client: FlaskClient, page: Any) -> None:
+    see_result(client, answers_with())
+    boxes = text_boxes(client.get(f"/questions/{page.slug}").text)
+    assert all(boxes.values()), boxes
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"first_name": "x" * (contact.NAME_MAX + 1)}, "first_name"),
+        ({"last_name": "x" * (contact.NAME_MAX + 1)}, "last_name"),
+        ({"phone": "4" * 33}, "phone"),
+        ({"email": "a" * 250 + "@b.com"}, "email"),
+        ({"message": "m" * (contact.MESSAGE_MAX + 1)}, "message"),
+        ({"date_of_birth-year": "1954" + "0" * 5000}, "date_of_birth"),
+    ],
+)
+def test_the_server_refuses_what_is_too_long(client: FlaskClient, changes: dict[str, str], field: str) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT, **changes})
+    assert response.status_code == 200
+    assert field in error_messages(response.text)
+
+
+def test_line_breaks_count_once_as_in_the_browser(app: Flask, client: FlaskClient) -> None:
+    # The browser counts each line break as one character against maxlength but sends it as two (CRLF).
+    message = ("a" * 49 + "\r\n") * 20  # 1,000 characters in the browser, 1,020 on the wire
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT, "message": message})
+    assert response.headers.get("Location") == "/request/check", error_messages(response.text)
+    assert kept_contact(app)["message"] == message.replace("\r\n", "\n").strip()
