@@ -76,8 +76,10 @@ def register_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects to this app."""
     from app import models  # noqa: F401  (registers the tables on the metadata)
+    from app.log_privacy import redact_database_rows
 
     db.init_app(app)
+    redact_database_rows()  # SQLAlchemy's DEBUG log would show decrypted patient details
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -101,6 +103,7 @@ def register_errorhandlers(app: Flask) -> None:
         404: "Page not found",
         405: "Sorry, that did not work",
         413: "What you sent was too long",
+        429: "Please wait a few minutes",
         500: "Sorry, there is a problem with the service",
     }
 

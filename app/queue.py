@@ -1,5 +1,9 @@
 """The work queue: filters from the query string, one ``select()``, keyset pages of 50. No Flask import.
 
+The search text is the exception: it is often a patient's name or phone number, so it never goes in a
+URL (access logs, browser history, Referer headers). The console keeps it in the staff session and the
+query string carries only ``search=<id>``; ``parse_filters`` is given a lookup for those ids.
+
 Order: emergencies first, then likely, possible, unlikely; oldest first within each. Each filter
 combination is served by an index whose columns are the filter, then (category_rank, created_at, id).
 """
@@ -7,7 +11,7 @@ combination is served by an index whose columns are the filter, then (category_r
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,10 +20,10 @@ import phonenumbers
 from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
-from app.contact import name_key
 from app.models import CATEGORY_RANK, ConsultationRequest
 from app.reference import normalise_reference
 from app.request_status import STATUSES
+from app.search_index import last_name_index, phone_index
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -28,14 +32,15 @@ STATUS_CHOICES = ("open", "all", *STATUSES)
 
 @dataclass(frozen=True)
 class QueueFilters:
-    """What the queue shows; every field round-trips through the query string."""
+    """What the queue shows; every field round-trips through the query string, the search text by its id."""
 
     status: str = "open"
     category: str = ""
     assignee: str = ""  # "", "me", "none" or a staff id
     submitted_from: date | None = None
     submitted_to: date | None = None
-    q: str = ""
+    q: str = ""  # the search text: never put in a URL
+    search: str = ""  # the id the search text is kept under, which is what the query string carries
     after: str = ""  # keyset cursor
     errors: tuple[str, ...] = field(default=(), compare=False)
 
@@ -48,7 +53,7 @@ class QueueFilters:
             "assignee": values.assignee,
             "from": values.submitted_from.isoformat() if values.submitted_from else "",
             "to": values.submitted_to.isoformat() if values.submitted_to else "",
-            "q": values.q,
+            "search": values.search if values.q else "",
             "after": values.after,
         }
         return {key: value for key, value in args.items() if value}
@@ -64,9 +69,24 @@ def _date(text: str, label: str, errors: list[str]) -> date | None:
         return None
 
 
-def parse_filters(args: Mapping[str, str]) -> QueueFilters:
-    """Read filters from query-string arguments; anything unusable is dropped with a message, never a 500."""
+def _no_stored_search(search_id: str) -> str | None:
+    return None
+
+
+def parse_filters(
+    args: Mapping[str, str], stored_search: Callable[[str], str | None] = _no_stored_search
+) -> QueueFilters:
+    """Read filters from query-string arguments; anything unusable is dropped with a message, never a 500.
+
+    ``stored_search`` returns the search text kept under an id, or None when there is none (any more).
+    """
     errors: list[str] = []
+    search = args.get("search", "")[:32]
+    q = (stored_search(search) or "").strip()[:100] if search else ""
+    if search and not q:
+        errors.append("That search has ended (searches are kept until you sign out); search again")
+    if "q" in args:  # an old bookmark: say why it no longer searches rather than silently show everything
+        errors.append("Search text in the web address is ignored; type it in the search box")
     status = args.get("status", "") or "open"
     if status not in STATUS_CHOICES:
         errors.append("Unknown status filter; showing open requests")
@@ -87,7 +107,7 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
         status=status, category=category, assignee=assignee,
         submitted_from=_date(args.get("from", ""), "From", errors),
         submitted_to=_date(args.get("to", ""), "To", errors),
-        q=args.get("q", "").strip()[:100], after=after, errors=tuple(errors),
+        q=q, search=search if q else "", after=after, errors=tuple(errors),
     )
 
 
@@ -107,7 +127,10 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
 
 
 def search_condition(q: str, region: str) -> object:
-    """Reference, phone (any format, matched in E.164) or last name (case-insensitive exact)."""
+    """Reference, phone (any format, matched in E.164) or last name (case-insensitive exact).
+
+    Phone and last name are stored encrypted, so they are matched through their blind indexes.
+    """
     reference = normalise_reference(q)
     if reference:
         return ConsultationRequest.reference == reference
@@ -117,8 +140,8 @@ def search_condition(q: str, region: str) -> object:
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         except phonenumbers.NumberParseException:
             e164 = q
-        return ConsultationRequest.phone == e164
-    return ConsultationRequest.last_name_key == name_key(q)
+        return ConsultationRequest.phone_index == phone_index(e164)
+    return ConsultationRequest.last_name_index == last_name_index(q)
 
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:

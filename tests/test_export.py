@@ -19,8 +19,9 @@ from app.export import FETCH_BATCH, FLUSH_ROWS, neutralise
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, Screening, utcnow
 from app.screening.questions import QUESTIONS, Kind
+from app.search_index import request_indexes
 from tests.answers import answers_with
-from tests.factories import login, make_staff, patient_request
+from tests.factories import login, make_staff, patient_request, staff_token
 
 POSSIBLE = answers_with(had_mri="no", mri_findings=None)
 UNLIKELY = answers_with(main_pain="back", leg_symptoms="none")
@@ -43,6 +44,15 @@ def download(client: FlaskClient, query: str = "") -> tuple[list[str], list[dict
     reader = csv.reader(io.StringIO(text[1:], newline=""))
     header = next(reader)
     return header, [dict(zip(header, row, strict=True)) for row in reader]
+
+
+def search_id(client: FlaskClient, text: str) -> str:
+    """Search through the queue's form (a POST); return the id the text is kept under (the URL carries that)."""
+    token = staff_token(client, "/staff/requests")
+    location = client.post("/staff/requests", data={"csrf_token": token, "q": text}).headers["Location"]
+    match = re.fullmatch(r"/staff/requests\?search=([\w-]+)", location)
+    assert match, location
+    return match.group(1)
 
 
 def stored(app: Flask, reference: str) -> tuple[ConsultationRequest, Screening]:
@@ -135,7 +145,29 @@ def test_category_and_status_filters_are_honoured_and_the_page_cursor_ignored(ap
     assert [(r["reference"], r["status"], r["outcome"]) for r in closed_rows] == [
         (unlikely, "closed", "not_a_candidate")]
     assert len(download(client, "?status=all&after=1.1.1")[1]) == 3  # every match, not one page
-    assert [r["reference"] for r in download(client, "?q=415-555-0101")[1]] == [likely]
+    assert [r["reference"] for r in download(client, f"?search={search_id(client, '415-555-0101')}")[1]] == [likely]
+
+
+@pytest.mark.parametrize("query", ["?q=415-555-0101", "?search=made-up", "?status=all&q=García"])
+def test_search_text_in_the_url_or_an_unknown_search_exports_nothing(app: Flask, query: str) -> None:
+    patient_request(app, phone="(415) 555-0101")
+    client, _ = signed_in(app)
+    response = client.get(f"/staff/requests.csv{query}")
+    assert response.status_code == 303  # rather than every request, as if there had been no search
+    assert "q=" not in response.headers["Location"] and "García" not in response.headers["Location"]
+    with app.app_context():
+        assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all() == []
+
+
+def test_the_queue_links_its_export_to_the_same_search(app: Flask) -> None:
+    wanted = patient_request(app, last_name="Okonkwo")
+    patient_request(app, last_name="Brennan")
+    client, _ = signed_in(app)
+    found = search_id(client, "okonkwo")
+    page = client.get(f"/staff/requests?search={found}").text
+    link = re.search(r'href="(/staff/requests\.csv[^"]*)"', page)
+    assert link and link.group(1) == f"/staff/requests.csv?search={found}"
+    assert [r["reference"] for r in download(client, f"?search={found}")[1]] == [wanted]
 
 
 def test_an_unusable_filter_exports_nothing(app: Flask) -> None:
@@ -195,8 +227,9 @@ def _bulk_requests(app: Flask, count: int) -> list[str]:
                                   category="likely", score=6, cook_score=5, rule_version="2026.1", created_at=now)
             db.session.add(ConsultationRequest(
                 reference=f"T{number:06d}", screening=screening, category=("likely", "possible")[rank - 1],
-                category_rank=rank, score=6, first_name="Pat", last_name="Lee", last_name_key="lee",
-                date_of_birth=now.date(), phone=f"+1415555{number:04d}", preferred_contact="phone",
+                category_rank=rank, score=6, first_name="Pat", last_name="Lee", date_of_birth=now.date(),
+                phone=f"+1415555{number:04d}", **request_indexes(phone=f"+1415555{number:04d}", email=None,
+                                                                last_name="Lee"), preferred_contact="phone",
                 best_time="any", preferred_language="en", insurance="medicare", consent_contact=True,
                 created_at=now, updated_at=now))
         db.session.commit()
@@ -229,7 +262,7 @@ def test_export_is_streamed_in_batches_without_blocking_writers(app: Flask) -> N
 def test_each_export_is_audited_once_without_the_search_text(app: Flask) -> None:
     patient_request(app)
     client, account = signed_in(app)
-    download(client, "?category=likely&q=García&from=2026-01-01&after=1.1.1")
+    download(client, f"?category=likely&search={search_id(client, 'García')}&from=2026-01-01&after=1.1.1")
     with app.app_context():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
         assert len(events) == 1

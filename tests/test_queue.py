@@ -1,16 +1,21 @@
-"""The work queue: order, filters in the query string, search, keyset pages, counts, duplicate marker."""
+"""The work queue: order, filters in the query string, search kept out of it, keyset pages, counts, duplicates."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
 
+from app.extensions import db
+from app.models import AuditEvent
 from app.queue import QueueFilters, decode_cursor, parse_filters, waited
-from tests.factories import login, make_staff, seed_request
+from tests.factories import login, make_staff, seed_request, staff_token
 
 T0 = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 09:00 in Los Angeles
 
@@ -18,6 +23,19 @@ T0 = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 09:00 in Los Angeles
 def references(html: str) -> list[str]:
     """The references in the queue table, in order."""
     return re.findall(r'<td><a href="/staff/requests/([A-Z0-9-]+)">', html)
+
+
+def post_search(client: FlaskClient, text: str, **fields: str) -> str:
+    """Send the queue's search form (a POST, like the browser); return where it redirects."""
+    token = staff_token(client, "/staff/requests")
+    response = client.post("/staff/requests", data={"csrf_token": token, "q": text, **fields})
+    assert response.status_code == 303, response.status_code
+    return response.headers["Location"]
+
+
+def search(client: FlaskClient, text: str, **fields: str) -> TestResponse:
+    """Search through the form and return the queue page it leads to."""
+    return client.get(post_search(client, text, **fields))
 
 
 @pytest.fixture
@@ -71,16 +89,107 @@ def test_assignee_filter(app: Flask, desk: FlaskClient) -> None:
 def test_search_by_phone_in_any_format(app: Flask, desk: FlaskClient, query: str) -> None:
     wanted = seed_request(app, phone="+14155550177", created_at=T0)
     seed_request(app, phone="+14155550178", created_at=T0)
-    assert references(desk.get("/staff/requests", query_string={"q": query}).text) == [wanted]
+    assert references(search(desk, query).text) == [wanted]
 
 
 def test_search_by_reference_and_last_name(app: Flask, desk: FlaskClient) -> None:
     wanted = seed_request(app, last_name="García", created_at=T0)
     seed_request(app, last_name="Garcia Lopez", created_at=T0)
-    assert references(desk.get("/staff/requests", query_string={"q": wanted.lower().replace("-", " ")}).text) \
-        == [wanted]
-    assert references(desk.get("/staff/requests", query_string={"q": "GARCÍA"}).text) == [wanted]
-    assert references(desk.get("/staff/requests", query_string={"q": "Garc"}).text) == []  # exact, not prefix
+    assert references(search(desk, wanted.lower().replace("-", " ")).text) == [wanted]
+    assert references(search(desk, "GARCÍA").text) == [wanted]
+    assert references(search(desk, "Garc").text) == []  # exact, not prefix
+
+
+def test_search_text_stays_out_of_the_url_and_the_other_filters_stay_in_it(app: Flask, desk: FlaskClient) -> None:
+    wanted = seed_request(app, "possible", last_name="Okonkwo", phone="+14155550166", created_at=T0)
+    seed_request(app, "likely", last_name="Okonkwo", created_at=T0)
+    location = post_search(desk, "Okonkwo", category="possible", status="open", assignee="", **{"from": "2026-11-01"})
+    parts = urlsplit(location)
+    assert parts.path == "/staff/requests"
+    query = parse_qs(parts.query)
+    assert set(query) == {"category", "from", "search"}  # status=open is the default and left out
+    assert (query["category"], query["from"]) == (["possible"], ["2026-11-01"])
+    assert "Okonkwo" not in location.lower() and "okonkwo" not in desk.get(location).request.url.lower()
+    page = desk.get(location)
+    assert references(page.text) == [wanted]
+    assert 'value="Okonkwo"' in page.text  # the box still shows what was searched for
+    # Every link on the page that keeps the view (status counts, export, pages) carries the id, not the text.
+    links = re.findall(r'href="(/staff/requests[^"]*)"', page.text)
+    assert links and not [link for link in links if "Okonkwo" in link or "5550166" in link]
+    assert f"search={query['search'][0]}" in page.text
+    phone_location = post_search(desk, "(415) 555-0166")
+    assert "555" not in phone_location and "0166" not in phone_location
+
+
+def test_the_session_keeps_only_ciphertext(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, last_name="Okonkwo", created_at=T0)
+    search(desk, "Okonkwo")
+    with desk.session_transaction("/staff/requests") as session:  # the console's own cookie
+        kept = session["queue_searches"]
+    assert len(kept) == 1 and "okonkwo" not in str(kept).lower()
+
+
+def test_the_back_button_shows_each_earlier_search(app: Flask, desk: FlaskClient) -> None:
+    first = seed_request(app, last_name="Adeyemi", created_at=T0)
+    second = seed_request(app, last_name="Brennan", created_at=T0)
+    first_page = post_search(desk, "Adeyemi")
+    second_page = post_search(desk, "Brennan")
+    assert first_page != second_page
+    assert references(desk.get(second_page).text) == [second]
+    assert references(desk.get(first_page).text) == [first]  # not whatever was searched last
+
+
+def test_clear_search_keeps_the_filters_and_forgets_the_text(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, "likely", last_name="Adeyemi", created_at=T0)
+    seed_request(app, "likely", last_name="Brennan", created_at=T0)
+    searched = post_search(desk, "Adeyemi", category="likely")
+    assert "Clear search" in desk.get(searched).text
+    token = staff_token(desk, searched)
+    cleared = desk.post("/staff/requests", data={"csrf_token": token, "q": "Adeyemi", "category": "likely",
+                                                 "clear": "1"})
+    assert cleared.headers["Location"] == "/staff/requests?category=likely"
+    assert len(references(desk.get(cleared.headers["Location"]).text)) == 2
+    with desk.session_transaction("/staff/requests") as session:  # the console's own cookie
+        assert "queue_searches" not in session
+    ended = desk.get(searched)
+    assert "That search has ended" in ended.text
+    assert len(references(ended.text)) == 2  # the other filters still apply; the message says why
+
+
+def test_a_search_belongs_to_the_session_that_made_it(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, last_name="Adeyemi", created_at=T0)
+    seed_request(app, last_name="Brennan", created_at=T0)
+    location = post_search(desk, "Adeyemi")
+    colleague = app.test_client()
+    login(colleague, make_staff(app, "frontdesk"))
+    page = colleague.get(location)
+    assert "That search has ended" in page.text and "Adeyemi" not in page.text.split("<table>")[0]
+
+
+def test_search_text_in_the_url_is_ignored_with_a_message(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, last_name="Adeyemi", created_at=T0)
+    seed_request(app, last_name="Brennan", created_at=T0)
+    page = desk.get("/staff/requests?q=Adeyemi")
+    assert "Search text in the web address is ignored" in page.text
+    assert len(references(page.text)) == 2
+    assert 'value="Adeyemi"' not in page.text
+
+
+def test_a_search_needs_a_csrf_token_and_a_signed_in_account(app: Flask, desk: FlaskClient) -> None:
+    assert desk.post("/staff/requests", data={"q": "Adeyemi"}).status_code == 400
+    anonymous = app.test_client()
+    token = staff_token(anonymous, "/staff/login")
+    assert anonymous.post("/staff/requests", data={"csrf_token": token, "q": "Adeyemi"}).status_code == 401
+
+
+def test_a_search_is_audited_without_its_text(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, last_name="Adeyemi", created_at=T0)
+    search(desk, "Adeyemi", category="likely")
+    with app.app_context():
+        event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view_queue")
+                                   .order_by(AuditEvent.id.desc())).first()
+        assert event is not None
+        assert event.detail == {"category": "likely", "searched": True}
 
 
 def test_keyset_pages_of_fifty_keep_the_filters(app: Flask, desk: FlaskClient) -> None:
@@ -132,9 +241,12 @@ def test_bad_filters_get_a_message_not_a_500(app: Flask, desk: FlaskClient) -> N
 
 
 def test_filters_round_trip_through_the_query_string() -> None:
+    kept = {"k3J9x": "Smith"}
     filters = parse_filters({"status": "scheduled", "category": "likely", "assignee": "me", "from": "2026-11-01",
-                             "to": "2026-11-30", "q": "Smith"})
-    assert parse_filters(filters.to_args()) == filters
+                             "to": "2026-11-30", "search": "k3J9x"}, kept.get)
+    assert (filters.q, filters.search, filters.errors) == ("Smith", "k3J9x", ())
+    assert "Smith" not in str(filters.to_args())
+    assert parse_filters(filters.to_args(), kept.get) == filters
     assert QueueFilters().to_args() == {}
     assert decode_cursor("9.abc.1") is None
 

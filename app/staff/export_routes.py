@@ -14,10 +14,12 @@ from app.models import utcnow
 from app.queue import build_query, parse_filters
 from app.staff import bp
 from app.staff.access import EXPORT, client_ip, roles_required
+from app.staff.queue_routes import stored_search
 
-# The queue's filters. Its page cursor ("after") is left out: an export is the whole filtered queue,
-# not the page someone happened to be looking at.
-FILTER_ARGS = ("status", "category", "assignee", "from", "to", "q")
+# The queue's filters, the search by the id its text is kept under in the session (app/staff/queue_routes.py).
+# Its page cursor ("after") is left out: an export is the whole filtered queue, not the page someone happened
+# to be looking at. "q" is read only so that search text in the URL (an old link) is refused, not ignored.
+FILTER_ARGS = ("status", "category", "assignee", "from", "to", "search", "q")
 
 
 @bp.get("/requests.csv")
@@ -25,9 +27,10 @@ FILTER_ARGS = ("status", "category", "assignee", "from", "to", "q")
 def export_csv() -> Response:
     """Every request matching the queue's filters, streamed as CSV; audited before the first byte."""
     args = {key: value for key, value in request.args.items() if key in FILTER_ARGS}
-    filters = parse_filters(args)
+    filters = parse_filters(args, stored_search)
     if filters.errors:  # the queue drops an unusable filter; an export would then hold more than was asked for
         flash("Nothing was exported because a filter could not be used. Check the filters and export again.", "error")
+        args.pop("q", None)  # never carry search text into another URL
         return redirect(url_for("staff.queue", **args), code=303)  # the queue explains each bad filter
     clinic = current_app.extensions["clinic"]
     query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)

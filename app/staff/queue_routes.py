@@ -1,12 +1,22 @@
-"""The work queue page."""
+"""The work queue page, and its search and filter form.
+
+The form is a POST: the search text (often a patient's name or phone number) is kept in the staff
+session, encrypted, and the queue's URL carries only the random id it is kept under (``search=<id>``),
+so the text never reaches access logs, browser history or Referer headers. Every other filter stays in
+the query string, so a view can still be bookmarked.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+import secrets
+
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from app.audit import record
+from app.crypto import DecryptionError, KeyConfigError, keyring
 from app.extensions import db
 from app.models import CATEGORY_RANK, StaffUser, utcnow
 from app.queue import fetch_page, parse_filters, status_counts
@@ -14,12 +24,51 @@ from app.request_status import STATUS_LABELS
 from app.staff import bp
 from app.staff.access import EXPORT, READ_REQUESTS, client_ip, roles_required
 
+SEARCHES_KEY = "queue_searches"  # in the session: [[id, encrypted text], ...], newest last
+SEARCHES_KEPT = 5  # enough for the back button across a few searches; keeps the session small
+SEARCH_PURPOSE = "staff_session.queue_search"  # binds each ciphertext to this use (app/crypto.py)
+FILTER_FIELDS = ("status", "category", "assignee", "from", "to")
+
+
+def remember_search(text: str) -> str:
+    """Keep ``text`` in the staff session (encrypted) under a new random id; return the id."""
+    search_id = secrets.token_urlsafe(6)
+    kept = [pair for pair in session.get(SEARCHES_KEY, []) if isinstance(pair, list) and len(pair) == 2]
+    session[SEARCHES_KEY] = [*kept, [search_id, keyring().encrypt(text, SEARCH_PURPOSE)]][-SEARCHES_KEPT:]
+    return search_id
+
+
+def stored_search(search_id: str) -> str | None:
+    """The search text kept under ``search_id`` in this staff session, or None."""
+    for pair in session.get(SEARCHES_KEY, []):
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] == search_id:
+            try:
+                return keyring().decrypt(str(pair[1]), SEARCH_PURPOSE)
+            except (DecryptionError, KeyConfigError):  # a retired key, or tampering: as if it had ended
+                return None
+    return None
+
+
+@bp.post("/requests")
+@roles_required(*READ_REQUESTS)
+def queue_search() -> Response:
+    """Keep the search text in the session, then show the queue with the filters in its URL (a 303)."""
+    args = {key: request.form.get(key, "").strip() for key in FILTER_FIELDS}
+    if args["status"] == "open":  # the default: keep the URL short
+        args["status"] = ""
+    if "clear" in request.form:
+        session.pop(SEARCHES_KEY, None)
+    else:
+        text = request.form.get("q", "").strip()[:100]
+        args["search"] = remember_search(text) if text else ""
+    return redirect(url_for("staff.queue", **{key: value for key, value in args.items() if value}), code=303)
+
 
 @bp.get("/requests")
 @roles_required(*READ_REQUESTS)
 def queue() -> str:
-    """Open requests, emergencies first; filters and search from the query string."""
-    filters = parse_filters(request.args)
+    """Open requests, emergencies first; filters from the query string, search text from the session."""
+    filters = parse_filters(request.args, stored_search)
     clinic = current_app.extensions["clinic"]
     page = fetch_page(db.session, filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
     # Listing names and phone numbers is access to patient data: audited, without the search text.
