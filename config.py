@@ -56,6 +56,9 @@ class SecurityConfig:
     # Request size: the largest legitimate form has about 20 fields.
     MAX_FORM_PARTS = 200
     MAX_FORM_MEMORY_SIZE = 64 * 1024
+    # How many reverse proxies (TLS terminators) sit in front of the app. Their X-Forwarded-For and
+    # -Proto are trusted only then: client IPs for rate limits and audit, HTTPS for HSTS and cookies.
+    TRUSTED_PROXY_COUNT = int(_env("TRUSTED_PROXY_COUNT", "0"))
     # Retention (flask purge).
     SCREENING_RETENTION_DAYS = int(_env("SCREENING_RETENTION_DAYS", "730"))
     REQUEST_RETENTION_DAYS = int(_env("REQUEST_RETENTION_DAYS", "2555"))
@@ -66,7 +69,8 @@ class Config(SecurityConfig):
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True}
+    # hide_parameters: SQL errors and echo logs never show bound values (health answers, hashes).
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True, "hide_parameters": True}
 
     # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the
     # token is tied to the session rather than to a short timer (None = valid for the session).

@@ -52,8 +52,18 @@ FORM_SHOWN_AT = "form_shown_at"
 
 
 def init_security(app: Flask) -> None:
-    """Register the security headers on ``app``; the rate limit is declared on the patient blueprint."""
+    """Register the security headers on ``app``; trust proxy headers only when configured.
+
+    The rate limit is declared on the patient blueprint.
+    """
     app.after_request(add_security_headers)
+    hops = int(app.config.get("TRUSTED_PROXY_COUNT", 0))
+    if hops > 0:
+        # X-Forwarded-* are trusted only from this many proxies in front of the app; without a proxy
+        # they are client-controlled, so the default (0) ignores them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def add_security_headers(response: Response) -> Response:

@@ -188,3 +188,12 @@ def test_patient_text_is_escaped_on_staff_pages(app: Flask, staff_client: FlaskC
         html = staff_client.get(url).text
         assert "<script>alert(1)</script>" not in html
         assert "&lt;script&gt;" in html
+
+
+def test_note_at_the_limit_with_line_breaks_is_accepted(app: Flask, staff_client: FlaskClient) -> None:
+    reference = patient_request(app)
+    login(staff_client, make_staff(app, "frontdesk"))
+    text = ("x" * 99 + "\r\n") * 20  # 2000 characters as a browser counts them, 2020 as sent
+    assert post_work(staff_client, reference, "note", text=text.rstrip("\r\n") + "x").status_code == 303
+    too_long = post_work(staff_client, reference, "note", text="y" * 2001)
+    assert too_long.status_code == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -177,3 +178,12 @@ def test_no_staff_page_has_inline_code(app: Flask, client: FlaskClient) -> None:
             _collect(pages, client, path)
     assert {"/staff/login", "/staff/requests", f"/staff/requests/{reference}"} <= set(pages)
     assert {path: inline_code(html) for path, html in pages.items() if inline_code(html)} == {}
+
+
+def test_proxy_headers_are_trusted_only_when_configured(make_app: Any) -> None:
+    spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    response = make_app().test_client().get("/", headers=spoofed)
+    assert "Strict-Transport-Security" not in response.headers  # a client cannot claim HTTPS
+    proxied = make_app(TRUSTED_PROXY_COUNT=1)
+    response = proxied.test_client().get("/", headers=spoofed)
+    assert "Strict-Transport-Security" in response.headers

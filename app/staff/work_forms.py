@@ -16,6 +16,11 @@ from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS
 from app.request_work import NOTE_MAX
 
 
+def _unix_newlines(value: str | None) -> str | None:
+    """Browsers count a line break as one character for maxlength but send two; count it as one."""
+    return value.replace("\r\n", "\n") if value else value
+
+
 def _choices(labels: dict[str, str], blank: str | None = None) -> list[SelectChoice]:
     items = [SelectChoice(code, label) for code, label in labels.items()]
     return [SelectChoice("", blank), *items] if blank is not None else items
@@ -39,7 +44,7 @@ class ContactAttemptForm(VersionedForm):
     method = RadioField("Method", choices=_choices(CONTACT_METHODS), validators=[InputRequired("Choose the method")])
     outcome = RadioField("What happened", choices=_choices(CONTACT_OUTCOMES),
                          validators=[InputRequired("Choose what happened")])
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
+    note = TextAreaField("Note (optional)", filters=[_unix_newlines], validators=[Optional(), Length(max=NOTE_MAX)])
 
 
 class StatusForm(VersionedForm):
@@ -50,7 +55,7 @@ class StatusForm(VersionedForm):
     appointment_time = TimeField("Appointment time", validators=[Optional()])
     outcome = SelectField("Outcome (when closing)", choices=_choices(OUTCOME_LABELS, blank="—"),
                           validators=[Optional()])
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_MAX)])
+    note = TextAreaField("Note (optional)", filters=[_unix_newlines], validators=[Optional(), Length(max=NOTE_MAX)])
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         """Field checks, then what the chosen status needs (Optional() would skip per-field hooks)."""
@@ -76,4 +81,5 @@ class StatusForm(VersionedForm):
 class NoteForm(FlaskForm):
     """A free-text note for the timeline."""
 
-    text = TextAreaField("Note", validators=[DataRequired("Enter a note"), Length(max=NOTE_MAX)])
+    text = TextAreaField("Note", filters=[_unix_newlines],
+                         validators=[DataRequired("Enter a note"), Length(max=NOTE_MAX)])
