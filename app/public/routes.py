@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
@@ -138,31 +140,31 @@ def check_answers() -> str | BaseResponse:
                            return_to=RETURN_TO_CHECK)
 
 
-def _screening_or_redirect() -> tuple[Draft, Screening] | BaseResponse:
-    draft = current_draft()
-    if draft is None or draft.screening is None:
-        return see_other("public.check_answers")
-    return draft, draft.screening
+def needs_result(view: Callable[[Draft, Screening], str | BaseResponse]) -> Callable[[], str | BaseResponse]:
+    """Run ``view(draft, screening)`` once the patient has a result; otherwise send them to check their answers."""
+
+    @wraps(view)
+    def wrapped() -> str | BaseResponse:
+        draft = current_draft()
+        if draft is None or draft.screening is None:
+            return see_other("public.check_answers")
+        return view(draft, draft.screening)
+
+    return wrapped
 
 
 @bp.get("/result")
-def result() -> str | BaseResponse:
+@needs_result
+def result(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The screening result with its reasons, cautions and next step."""
-    found = _screening_or_redirect()
-    if not isinstance(found, tuple):
-        return found
-    _, screening = found
     db.session.commit()
     return render_template("public/result.html", screening=screening, assessment=assessment_of(screening))
 
 
 @bp.route("/request", methods=["GET", "POST"])
-def request_details() -> str | BaseResponse:
+@needs_result
+def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The consultation request's contact details, kept on the server until sent."""
-    found = _screening_or_redirect()
-    if not isinstance(found, tuple):
-        return found
-    draft, screening = found
     if screening.request is not None:
         return see_other("public.request_sent")
     form = ContactForm(data=draft.contact, **_contact_context(screening))
@@ -185,12 +187,9 @@ def _contact_context(screening: Screening) -> dict[str, object]:
 
 
 @bp.route("/request/check", methods=["GET", "POST"])
-def request_check() -> str | BaseResponse:
+@needs_result
+def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The contact details to check; sending stores the request exactly once."""
-    found = _screening_or_redirect()
-    if not isinstance(found, tuple):
-        return found
-    draft, screening = found
     if screening.request is not None:
         return see_other("public.request_sent")
     try:
@@ -220,12 +219,9 @@ def _store_request(draft: Draft, screening: Screening, details: ContactDetails) 
 
 
 @bp.get("/request/sent")
-def request_sent() -> str | BaseResponse:
+@needs_result
+def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The confirmation: the reference to quote, what happens next, and the clinic's number."""
-    found = _screening_or_redirect()
-    if not isinstance(found, tuple):
-        return found
-    _, screening = found
     if screening.request is None:
         return see_other("public.request_details")
     db.session.commit()
