@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint migrate install clean
+.PHONY: run serve test test-postgres lint migrate install clean
 
 # Creates the virtualenv when requirements.txt changes (or the venv is missing).
 $(BIN)/.installed: requirements.txt
@@ -23,10 +23,19 @@ migrate: install
 run: migrate
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
+## Install, migrate and serve with gunicorn (gunicorn.conf.py; FLASK_CONFIG etc. from the environment).
+## Local try-out: FLASK_CONFIG=development make serve   (http://127.0.0.1:8000, or $PORT)
+serve: migrate
+	$(BIN)/gunicorn --config gunicorn.conf.py
+
 ## The whole test suite, then the linter.
 test: install
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
+
+## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
+test-postgres: install
+	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .

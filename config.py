@@ -122,6 +122,10 @@ class Config(SecurityConfig):
     # never from the request's Host header, which the client controls (a forged host would send staff
     # to someone else's site).
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # SQLite only (app/database.py): seconds a worker queues for the write lock before "database is
+    # locked". A transaction takes the lock before its first write, so under load submissions wait their
+    # turn instead of failing.
+    SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
 
 
 # Development and test keys: fixed, public, and never accepted in production.

@@ -79,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     from app.log_privacy import redact_database_rows
 
     db.init_app(app)
+    configure_database(app)
     redact_database_rows()  # SQLAlchemy's DEBUG log would show decrypted patient details
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -86,13 +87,23 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
 
+def configure_database(app: Flask) -> None:
+    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write."""
+    from app.database import configure_sqlite
+
+    with app.app_context():
+        configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
+
+
 def register_blueprints(app: Flask) -> None:
-    """Mount the patient questionnaire and the staff console."""
+    """Mount the patient questionnaire, the staff console and the health check."""
+    from app.health import bp as health_bp
     from app.public import bp as public_bp
     from app.staff import bp as staff_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

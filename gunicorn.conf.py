@@ -1,0 +1,68 @@
+"""Gunicorn settings for ``make serve`` (production serving); every value here is deliberate.
+
+Run as ``gunicorn --config gunicorn.conf.py`` (the Makefile does, after migrating). The app reads its own
+configuration (``FLASK_CONFIG``, ``SECRET_KEY``, ``DATABASE_URL`` ...) from the environment as usual.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+wsgi_app = "wsgi:app"
+
+# Sync workers, one request each: the app is short database work, and processes keep one worker's
+# crash or memory from touching another. WEB_CONCURRENCY is the usual variable for this.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Loopback only: TLS and the public address belong to the reverse proxy in front.
+bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
+
+# A request that takes longer than this is stuck (SQLite's busy timeout is 15 s): the worker is replaced.
+timeout = 30
+# On restart, requests in flight (a patient's submission) get this long to finish.
+graceful_timeout = 30
+# Seconds an idle keep-alive connection from the proxy is held (used by the async worker types).
+keepalive = 5
+
+# Access log: time, method, path, status, bytes, duration. The path only (%(U)s): never the request
+# line (%(r)s) or query string (%(q)s), which can carry identifiers; no client address, referrer or
+# user agent either (an IP address is a HIPAA identifier, and a referrer holds a full URL).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+# Proxy headers are the app's business alone: app/security.py trusts X-Forwarded-For/-Proto/-Host from
+# exactly TRUSTED_PROXY_COUNT proxies (ProxyFix). Gunicorn would otherwise also honour X-Forwarded-Proto
+# and friends from 127.0.0.1, or from whatever the FORWARDED_ALLOW_IPS variable says, which would mark
+# requests as HTTPS even with TRUSTED_PROXY_COUNT=0. Set here, in the checked-in file, so the
+# environment cannot switch it on.
+forwarded_allow_ips = ""  # no address: gunicorn trusts no proxy header itself
+secure_scheme_headers: dict[str, str] = {}
+
+# Gunicorn's control socket (one fixed path under $HOME) is not used; two servers would fight over it.
+control_socket_disable = True
+
+# Load the app once in the master, so a broken configuration fails before any worker starts and the
+# workers share its memory. Safe because no database connection crosses the fork: create_app opens none,
+# when_ready closes any the master has anyway, and post_fork drops the pool a worker inherits (a SQLite
+# or PostgreSQL connection used from two processes corrupts its state).
+preload_app = True
+
+
+def _dispose_engine(close: bool) -> None:
+    """Empty the SQLAlchemy pool of the preloaded app (``close=False``: leave the parent's sockets alone)."""
+    from app.extensions import db
+    from wsgi import app  # already imported by the preload: the same application object
+
+    with app.app_context():
+        db.engine.dispose(close=close)
+
+
+def when_ready(server: Any) -> None:
+    """In the master, after loading the app: close any connection opened while loading."""
+    _dispose_engine(close=True)
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker: forget the master's pool (without closing it) so the worker opens its own."""
+    _dispose_engine(close=False)
