@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,6 +44,10 @@ def normalise_email(email: str) -> str:
 
 def find_by_email(session: Session, email: str) -> StaffUser | None:
     """The account with this email (any case), or None."""
+    if "\x00" in email:
+        # No stored email holds a NUL (normalise_email refuses it), and PostgreSQL refuses NUL in any text
+        # parameter with an error: such input is simply an unknown account, on every database.
+        return None
     return session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
 
 
@@ -54,6 +59,10 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
     display = name.strip()
     if not display or len(display) > 100:
         raise AccountError("Enter a display name of 1 to 100 characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in display):
+        # Control characters have no place in a name; NUL in particular is refused by PostgreSQL's text type
+        # (a server error there), while SQLite would store it: refused alike on every database.
+        raise AccountError("A display name cannot contain control characters")
     check_password_rules(password)
     if find_by_email(session, address) is not None:
         raise AccountError(f"An account for {address} already exists")

@@ -41,6 +41,10 @@ def _clean_note(note: str | None) -> str | None:
     text = (note or "").strip()
     if len(text) > NOTE_MAX:
         raise InvalidChange(f"A note must be {NOTE_MAX} characters or fewer")
+    if "\x00" in text:
+        # PostgreSQL's text type refuses NUL (a server error there) where SQLite would store it: refused
+        # alike on every database. Other control characters (new lines, tabs) belong in notes.
+        raise InvalidChange("A note cannot contain a NUL character")
     return text or None
 
 

@@ -252,3 +252,14 @@ def test_the_database_refuses_to_change_audit_rows(app: Flask, statement: str) -
             db.session.execute(text(statement))
         db.session.rollback()
         assert db.session.scalars(select(AuditEvent.action)).all() == ["login"]
+
+
+def test_nul_in_a_display_name_or_a_sign_in_email_is_refused_alike_on_every_database(app: Flask) -> None:
+    """PostgreSQL refuses NUL in text with a server error; the app refuses it first, on SQLite too."""
+    from app.accounts import AccountError, create_staff, find_by_email
+
+    with app.app_context():
+        with pytest.raises(AccountError, match="control characters"):
+            create_staff(db.session, "nul@clinic.example", "Ana\x00García", "admin", "long enough password", utcnow())
+        assert find_by_email(db.session, "nul\x00@clinic.example") is None
+        db.session.rollback()

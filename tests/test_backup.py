@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import stat
+import subprocess
 import sys
 import threading
 from contextlib import closing
@@ -13,14 +15,17 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import create_app
 from app.backup import BackupError, backup_database
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, RequestEvent
 from config import TestingConfig
+from tests.conftest import ON_POSTGRES, Databases, _make_app, requires_sqlite
 from tests.factories import seed_request
+
+DIALECT = "postgresql" if ON_POSTGRES else "sqlite"
 
 
 def stored_references(app: Flask) -> set[str]:
@@ -28,8 +33,24 @@ def stored_references(app: Flask) -> set[str]:
         return set(db.session.scalars(select(ConsultationRequest.reference)))
 
 
+def restore(target: Path, databases: Databases) -> Flask:
+    """An app on the backup at ``target``: the SQLite file itself (after an integrity check), or a new
+    PostgreSQL database that ``pg_restore`` fills from the dump."""
+    if not ON_POSTGRES:
+        with closing(sqlite3.connect(target)) as copy:
+            assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        return create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{target}")
+    url = databases.empty("restored")
+    pg_restore = shutil.which("pg_restore")
+    assert pg_restore, "pg_restore (PostgreSQL client tools) is needed to check a PostgreSQL backup"
+    libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
+    subprocess.run([pg_restore, "--no-owner", "--exit-on-error", f"--dbname={libpq_url}", str(target)],
+                   check=True, capture_output=True)
+    return _make_app(url)
+
+
 def test_a_backup_taken_while_another_thread_writes_restores_whole(
-    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, databases: Databases
 ) -> None:
     before = {seed_request(app, last_name=f"Before{n}") for n in range(5)}
     written: list[str] = []
@@ -50,7 +71,7 @@ def test_a_backup_taken_while_another_thread_writes_restores_whole(
     writer.start()
     try:
         assert going.wait(30)
-        target = tmp_path / "copy.sqlite3"
+        target = tmp_path / "copy.backup"
         result = runner.invoke(args=["backup", str(target)])
         count_at_end_of_backup = len(written)
         # Let the writer carry on a little after the backup, so it demonstrably kept working.
@@ -61,13 +82,11 @@ def test_a_backup_taken_while_another_thread_writes_restores_whole(
         writer.join(30)
     assert not errors, errors
     assert result.exit_code == 0, result.output
-    assert f"Backed up the sqlite database to {target}" in result.output
+    assert f"Backed up the {DIALECT} database to {target}" in result.output
     assert stat.S_IMODE(target.stat().st_mode) == 0o600  # patient data: readable by its owner only
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
-    with closing(sqlite3.connect(target)) as copy:
-        assert copy.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    restored = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{target}")
+    restored = restore(target, databases)
     try:
         copied = stored_references(restored)
         assert before <= copied <= before | set(written)  # a snapshot: everything before, nothing invented
@@ -85,15 +104,17 @@ def test_a_backup_taken_while_another_thread_writes_restores_whole(
 
     with app.app_context():
         audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "backup")).one()
-        assert audit.detail["dialect"] == "sqlite"
+        assert audit.detail["dialect"] == DIALECT
         assert audit.detail["path"] == str(target)
         assert audit.detail["bytes"] == target.stat().st_size
         assert audit.staff_id is None
 
 
-def test_an_existing_file_is_kept_unless_forced(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
+def test_an_existing_file_is_kept_unless_forced(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path, databases: Databases
+) -> None:
     seed_request(app)
-    target = tmp_path / "copy.sqlite3"
+    target = tmp_path / "copy.backup"
     target.write_text("yesterday's backup")
     refused = runner.invoke(args=["backup", str(target)])
     assert refused.exit_code != 0
@@ -101,12 +122,16 @@ def test_an_existing_file_is_kept_unless_forced(app: Flask, runner: FlaskCliRunn
     assert target.read_text() == "yesterday's backup"
     forced = runner.invoke(args=["backup", str(target), "--force"])
     assert forced.exit_code == 0, forced.output
-    with closing(sqlite3.connect(target)) as copy:
-        assert copy.execute("SELECT count(*) FROM consultation_request").fetchone() == (1,)
+    restored = restore(target, databases)
+    with restored.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ConsultationRequest)) == 1
+        db.session.remove()
+        db.engine.dispose()
     with app.app_context():
         assert len(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "backup")).all()) == 1
 
 
+@requires_sqlite  # a SQLite database is a file a backup could overwrite; pg_dump writes no database file
 def test_the_live_database_is_never_the_target(app: Flask, runner: FlaskCliRunner) -> None:
     live = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
     size = live.stat().st_size

@@ -3,16 +3,13 @@ and key rotation while the data stays readable."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select, text
 
 from app.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
 from app.extensions import db
@@ -21,7 +18,7 @@ from app.queue import search_condition
 from app.staff.request_view import related_requests
 from config import DEV_INDEX_KEY
 from tests.answers import answers_with
-from tests.conftest import _make_app
+from tests.conftest import Databases, _make_app, database_url, raw_connection
 from tests.factories import make_staff, patient_request, seed_request
 from tests.journey import CONTACT, csrf_token, see_result
 
@@ -42,24 +39,21 @@ ENCRYPTED_COLUMNS = {
 }
 
 
-def database_path(app: Flask) -> str:
-    """The SQLite file behind ``app``."""
-    return str(app.config["SQLALCHEMY_DATABASE_URI"]).removeprefix("sqlite:///")
-
-
 def raw_rows(app: Flask, table: str) -> list[dict[str, Any]]:
-    """Rows exactly as stored, read with sqlite3 rather than through the app's column types."""
-    with closing(sqlite3.connect(database_path(app))) as conn:
-        conn.row_factory = sqlite3.Row
-        return [dict(row) for row in conn.execute(f"SELECT * FROM {table}")]  # noqa: S608 - fixed names
+    """Rows exactly as stored, read with plain SQL rather than through the app's column types."""
+    with raw_connection(database_url(app)) as conn:
+        return [dict(row) for row in conn.execute(text(f"SELECT * FROM {table}")).mappings()]  # noqa: S608
 
 
 def plaintext_leaks(app: Flask) -> list[str]:
-    """Every stored value, in any table, that contains one of the sentinels."""
-    with closing(sqlite3.connect(database_path(app))) as conn:
-        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    """Every stored value, in any table, that contains one of the sentinels.
+
+    Values are compared as text: PostgreSQL's driver hands JSON columns back as dicts, SQLite's as strings.
+    """
+    with raw_connection(database_url(app)) as conn:
+        tables = inspect(conn).get_table_names()
     return [f"{table}: {value}" for table in tables for row in raw_rows(app, table) for value in row.values()
-            if isinstance(value, str) and any(secret in value for secret in FORBIDDEN)]
+            if value is not None and any(secret in str(value) for secret in FORBIDDEN)]
 
 
 def encrypted_values(app: Flask) -> list[str]:
@@ -152,8 +146,8 @@ def test_duplicates_are_found_by_phone_or_email(app: Flask) -> None:
 
 def test_a_value_copied_into_another_column_does_not_decrypt(app: Flask) -> None:
     reference = seed_request(app, last_name="Quixotezza")
-    with closing(sqlite3.connect(database_path(app))) as conn, conn:
-        conn.execute("UPDATE consultation_request SET first_name = last_name")
+    with raw_connection(database_url(app)) as conn:
+        conn.execute(text("UPDATE consultation_request SET first_name = last_name"))
     with app.app_context(), pytest.raises(DecryptionError):
         db.session.scalars(select(ConsultationRequest).filter_by(reference=reference)).one()
 
@@ -175,14 +169,15 @@ K1, K2 = new_key_spec("k1"), new_key_spec("k2")
 
 
 @pytest.fixture
-def app_on(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+def app_on(databases: Databases) -> Iterator[Callable[..., Flask]]:
     """Apps on one shared database (a restart with other settings); the first one migrates it."""
     from flask_migrate import upgrade
 
     made: list[Flask] = []
+    shared = databases.empty("shared")
 
     def build(**overrides: object) -> Flask:
-        made.append(_make_app(tmp_path / "shared.sqlite3", **overrides))
+        made.append(_make_app(shared, **overrides))
         if len(made) == 1:
             with made[0].app_context():
                 upgrade()
@@ -251,9 +246,10 @@ def test_rotation_keeps_a_change_made_while_it_runs(app_on: Callable[..., Flask]
         """Just before rotation writes the request, someone else changes its message (another connection)."""
         if statement.startswith("UPDATE consultation_request") and not changed:
             changed.append(True)
-            with closing(sqlite3.connect(database_path(restarted))) as other, other:
-                other.execute("UPDATE consultation_request SET message = ?, status = 'in_progress'",
-                              (old_instance.encrypt("Changed while rotating", "consultation_request.message"),))
+            with raw_connection(database_url(restarted)) as other:
+                other.execute(text("UPDATE consultation_request SET message = :message, status = 'in_progress'"),
+                              {"message": old_instance.encrypt("Changed while rotating",
+                                                               "consultation_request.message")})
 
     changed: list[bool] = []
     with restarted.app_context():

@@ -5,15 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sqlite3
-from contextlib import closing
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.export import FETCH_BATCH, FLUSH_ROWS, neutralise
 from app.extensions import db
@@ -21,6 +19,7 @@ from app.models import AuditEvent, ConsultationRequest, Screening, utcnow
 from app.screening.questions import QUESTIONS, Kind
 from app.search_index import request_indexes
 from tests.answers import answers_with
+from tests.conftest import database_url, raw_connection
 from tests.factories import login, make_staff, patient_request, staff_token
 
 POSSIBLE = answers_with(had_mri="no", mri_findings=None)
@@ -244,10 +243,8 @@ def test_export_is_streamed_in_batches_without_blocking_writers(app: Flask) -> N
     chunks = iter(response.response)  # as the server hands them over, one at a time
     received = [next(chunks), next(chunks)]
     # Mid-download, another connection can still write: no database lock is held between chunks.
-    database = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    with closing(sqlite3.connect(database, timeout=0.5)) as other:
-        other.execute("UPDATE consultation_request SET message = 'changed' WHERE reference = 'T000000'")
-        other.commit()
+    with raw_connection(database_url(app), lock_wait=0.5) as other:
+        other.execute(text("UPDATE consultation_request SET message = 'changed' WHERE reference = 'T000000'"))
     received.extend(chunks)
     response.close()
     # The header goes out on its own before any row is read, then rows in fixed batches: the body is

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
-from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.crypto import Keyring, new_key_spec, parse_keys
 from app.extensions import db
 from app.models import AuditEvent
 from config import DEV_DATA_KEYS, DEV_INDEX_KEY
-from tests.conftest import _make_app
+from tests.conftest import _make_app, database_url, raw_connection
 from tests.factories import seed_request
-from tests.test_encryption import database_path, encrypted_values, found_by
+from tests.test_encryption import encrypted_values, found_by
 
 
 @pytest.fixture
@@ -26,7 +23,7 @@ def restart() -> Iterator[Callable[..., Flask]]:
     made: list[Flask] = []
 
     def build(app: Flask, **overrides: object) -> Flask:
-        made.append(_make_app(Path(database_path(app)), **overrides))
+        made.append(_make_app(database_url(app), **overrides))
         return made[-1]
 
     yield build
@@ -47,8 +44,8 @@ def store_under_unknown_key(app: Flask) -> None:
     """Make the first request's phone a ciphertext under a key this app does not have."""
     other = Keyring.from_specs(new_key_spec("gone"), DEV_INDEX_KEY)
     stray = other.encrypt("+14155550100", "consultation_request.phone")
-    with closing(sqlite3.connect(database_path(app))) as conn, conn:
-        conn.execute("UPDATE consultation_request SET phone = ? WHERE id = 1", (stray,))
+    with raw_connection(database_url(app)) as conn:
+        conn.execute(text("UPDATE consultation_request SET phone = :phone WHERE id = 1"), {"phone": stray})
 
 
 def test_new_prints_a_usable_key(app: Flask) -> None:

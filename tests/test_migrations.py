@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 
 from app.extensions import db
+from tests.conftest import Databases
 
 
 def test_upgrade_head_matches_models(app: Flask) -> None:
@@ -45,21 +44,21 @@ def _store_first_schema_rows(app: Flask) -> None:
                 " date_of_birth, phone, email, preferred_contact, best_time, preferred_language, insurance, message,"
                 " consent_contact, created_at) VALUES (1, 'AAAA-BBBB', 1, 'new', 'Pat', 'McDonald', '1950-01-01',"
                 " '+14155550100', 'Pat@Example.com', 'phone', 'any', 'en', 'medicare', 'Sentinel message Zq',"
-                " 1, '2026-11-01 10:00:00')"))
+                " true, '2026-11-01 10:00:00')"))
             conn.execute(text(
                 "INSERT INTO draft (token_hash, answers, contact, created_at, updated_at) VALUES ('d1', '{}',"
                 " '{\"first_name\": \"Draftina\", \"phone\": \"(415) 555-0111\"}',"
                 " '2026-11-01 10:00:00', '2026-11-01 10:00:00')"))
 
 
-def test_second_migration_backfills_requests_stored_before_it(tmp_path: Path) -> None:
+def test_second_migration_backfills_requests_stored_before_it(databases: Databases) -> None:
     """A request stored under the first schema gets its queue columns filled in by the upgrade."""
     from flask_migrate import upgrade
     from sqlalchemy import text
 
     from tests.conftest import _make_app
 
-    app = _make_app(tmp_path / "old.sqlite3")
+    app = _make_app(databases.empty("old"))
     _store_first_schema_rows(app)
     with app.app_context():
         upgrade(revision="cd1be294cb18")  # the plaintext search columns are replaced at 0004
@@ -89,7 +88,7 @@ def _raw_values(app: Flask) -> list[str]:
     return values
 
 
-def test_encryption_migration_encrypts_rows_stored_before_it(tmp_path: Path) -> None:
+def test_encryption_migration_encrypts_rows_stored_before_it(databases: Databases) -> None:
     """Plaintext rows from earlier revisions become ciphertext, still read back and found by search."""
     from datetime import date
 
@@ -101,14 +100,14 @@ def test_encryption_migration_encrypts_rows_stored_before_it(tmp_path: Path) -> 
     from app.search_index import email_index
     from tests.conftest import _make_app
 
-    app = _make_app(tmp_path / "old.sqlite3")
+    app = _make_app(databases.empty("old"))
     _store_first_schema_rows(app)
     with app.app_context():
         upgrade(revision="0003_staff_security")
         with db.engine.begin() as conn:  # a secret stored in plaintext, should any release have done so
             conn.execute(text(
                 "INSERT INTO staff_user (id, email, name, role, password_hash, active, created_at, updated_at,"
-                " totp_secret, failed_logins) VALUES (1, 'a@clinic.example', 'A', 'admin', 'x', 1,"
+                " totp_secret, failed_logins) VALUES (1, 'a@clinic.example', 'A', 'admin', 'x', true,"
                 " '2026-11-01 10:00:00', '2026-11-01 10:00:00', 'JBSWY3DPEHPK3PXP', 0)"))
         upgrade()
         with db.engine.connect() as conn:
@@ -135,7 +134,7 @@ def test_encryption_migration_encrypts_rows_stored_before_it(tmp_path: Path) -> 
         db.engine.dispose()
 
 
-def test_encryption_migration_downgrade_decrypts_back(tmp_path: Path) -> None:
+def test_encryption_migration_downgrade_decrypts_back(databases: Databases) -> None:
     """Downgrading restores the plaintext columns and values exactly; upgrading again re-encrypts."""
     import json
 
@@ -144,7 +143,7 @@ def test_encryption_migration_downgrade_decrypts_back(tmp_path: Path) -> None:
 
     from tests.conftest import _make_app
 
-    app = _make_app(tmp_path / "old.sqlite3")
+    app = _make_app(databases.empty("old"))
     _store_first_schema_rows(app)
     with app.app_context():
         upgrade()
@@ -156,10 +155,15 @@ def test_encryption_migration_downgrade_decrypts_back(tmp_path: Path) -> None:
             contact = conn.execute(text("SELECT contact FROM draft")).scalar_one()
         upgrade()
         db.engine.dispose()
-    assert tuple(row) == ("Pat", "McDonald", "mcdonald", "1950-01-01", "+14155550100", "Pat@Example.com",
-                          "pat@example.com", "Sentinel message Zq")
-    assert json.loads(contact) == {"first_name": "Draftina", "phone": "(415) 555-0111"}
+    # str(): SQLite hands back the DATE as text, PostgreSQL as a date; likewise JSON as text or as a dict.
+    assert tuple(str(value) for value in row) == (
+        "Pat", "McDonald", "mcdonald", "1950-01-01", "+14155550100", "Pat@Example.com", "pat@example.com",
+        "Sentinel message Zq")
+    contact = json.loads(contact) if isinstance(contact, str) else contact
+    assert contact == {"first_name": "Draftina", "phone": "(415) 555-0111"}
     assert not [value for value in _raw_values(app) if "McDonald" in value or "Draftina" in value]
+    with app.app_context():
+        db.engine.dispose()  # _raw_values connected again after the dispose above
 
 
 def test_audit_log_is_append_only_in_the_database(app: Flask) -> None:

@@ -197,3 +197,14 @@ def test_note_at_the_limit_with_line_breaks_is_accepted(app: Flask, staff_client
     assert post_work(staff_client, reference, "note", text=text.rstrip("\r\n") + "x").status_code == 303
     too_long = post_work(staff_client, reference, "note", text="y" * 2001)
     assert too_long.status_code == 400
+
+
+def test_a_note_with_a_nul_character_is_refused_on_every_database() -> None:
+    """PostgreSQL refuses NUL in text with a server error; the app refuses it first, on SQLite too."""
+    import pytest
+
+    from app.request_work import InvalidChange, _clean_note
+
+    with pytest.raises(InvalidChange, match="NUL"):
+        _clean_note("called\x00back")
+    assert _clean_note("line one\nline two\ttabbed") == "line one\nline two\ttabbed"

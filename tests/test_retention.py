@@ -102,6 +102,20 @@ def world(app: Flask) -> dict[str, object]:
     return world
 
 
+def enforce_foreign_keys() -> None:
+    """SQLite checks foreign keys only if asked, per connection; PostgreSQL always checks them."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+def foreign_key_violations() -> list[object]:
+    """Rows whose foreign key points nowhere. PostgreSQL refuses such a row when it is written, so none can
+    exist there; SQLite is asked to look."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return []
+    return list(db.session.connection().exec_driver_sql("PRAGMA foreign_key_check").all())
+
+
 def references(app: Flask) -> set[str]:
     with app.app_context():
         return set(db.session.scalars(select(ConsultationRequest.reference)))
@@ -110,10 +124,10 @@ def references(app: Flask) -> set[str]:
 def test_purge_removes_what_is_past_retention_and_keeps_the_rest(app: Flask, world: dict[str, object]) -> None:
     before = table_counts(app)
     with app.app_context():
-        db.session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")  # SQLite checks them only if asked
+        enforce_foreign_keys()
         counts = purge(db.session, world["now"], POLICY)  # type: ignore[arg-type]
         db.session.commit()
-        assert db.session.connection().exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert foreign_key_violations() == []
     # The duplicate was closed at the same time, so it goes too; it pointed at the other one.
     assert counts == PurgeCounts(drafts=1, screenings=1, requests=2, request_events=4)
     assert references(app) == {world["reopened_lately"], world["noted_lately"], world["old_open"]}
@@ -139,7 +153,7 @@ def test_a_request_marked_as_duplicate_of_a_purged_one_loses_only_the_marker(app
                                   .where(ConsultationRequest.reference == kept)).one() == _request_id(old)
         version = db.session.scalars(select(ConsultationRequest.version)
                                      .where(ConsultationRequest.reference == kept)).one()
-        db.session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")
+        enforce_foreign_keys()
         purge(db.session, now, POLICY)
         db.session.commit()
         row = db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.reference == kept)).one()
@@ -155,7 +169,7 @@ def test_a_draft_pointing_at_a_purged_requests_screening_is_unlinked(app: Flask)
                                           .where(ConsultationRequest.reference == old)).one()
     draft = draft_at(app, now - DAY, screening_id)
     with app.app_context():
-        db.session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")
+        enforce_foreign_keys()
         assert purge(db.session, now, short).requests == 1
         db.session.commit()
         assert db.session.get(Draft, draft).screening_id is None  # type: ignore[union-attr]
@@ -169,7 +183,7 @@ def test_many_expired_requests_are_removed_in_batches(app: Flask, monkeypatch: p
     for _ in range(3):
         screening_at(app, now - 800 * DAY)
     with app.app_context():
-        db.session.connection().exec_driver_sql("PRAGMA foreign_keys = ON")
+        enforce_foreign_keys()
         assert purge(db.session, now, POLICY) == PurgeCounts(drafts=0, screenings=3, requests=5, request_events=10)
         db.session.commit()
     assert table_counts(app)["screening"] == 0
