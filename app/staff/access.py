@@ -38,8 +38,3 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 def client_ip() -> str | None:
     """The address the request came from (ProxyFix, when configured, puts the real client here)."""
     return request.remote_addr
-
-
-def can(current_role: str, roles: tuple[str, ...]) -> bool:
-    """Whether a role is in an access list (for showing or hiding controls in templates)."""
-    return current_role in roles
