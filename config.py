@@ -48,6 +48,13 @@ class SecurityConfig:
     LOGIN_FAILURE_WINDOW = timedelta(minutes=int(_env("LOGIN_FAILURE_WINDOW_MINUTES", "15")))
     # Rate limits (Flask-Limiter). memory:// holds per process; use redis:// with several workers.
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    # If the shared store (redis) is unreachable, a patient must still be able to send a request:
+    # limits fall back to per-process memory instead of failing the request with a 500.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS: ClassVar[dict[str, object]] = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    # Several clinics may share one redis: keep this app's counters apart.
+    RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "mild")
     RATELIMIT_HEADERS_ENABLED = False  # do not advertise limits to bots
     RATELIMIT_PUBLIC_POST = _env("RATELIMIT_PUBLIC_POST", "60 per minute;600 per hour")
     RATELIMIT_LOGIN = _env("RATELIMIT_LOGIN", "20 per 15 minutes")
