@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-postgres lint migrate install clean
+.PHONY: run serve test test-postgres lint migrate install browser clean
 
 # Creates the virtualenv when requirements.txt changes (or the venv is missing).
 $(BIN)/.installed: requirements.txt
@@ -28,13 +28,23 @@ run: migrate
 serve: migrate
 	$(BIN)/gunicorn --config gunicorn.conf.py
 
-## The whole test suite, then the linter.
-test: install
+## Debian's Chromium for the real-browser tests (tests/browser/; Playwright drives it, no browser download).
+## Installed with apt-get when missing; without root the tests say so and skip (REQUIRE_BROWSER=1 fails them).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "make browser: apt-get install chromium failed: the browser tests will be skipped"; \
+	else echo "make browser: /usr/bin/chromium is missing and apt-get cannot run here (needs root):" \
+		"the browser tests will be skipped. Install it with: sudo apt-get install chromium"; fi
+
+## The whole test suite (the browser tests included), then the linter.
+test: install browser
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
 ## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
-test-postgres: install
+test-postgres: install browser
 	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 lint: install
