@@ -96,7 +96,8 @@ def configure_database(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the patient questionnaire, the staff console and the health check."""
+    """Mount the patient questionnaire, the staff console, the health check and the public FHIR definition."""
+    from app.fhir_routes import bp as fhir_bp
     from app.health import bp as health_bp
     from app.public import bp as public_bp
     from app.staff import bp as staff_bp
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(fhir_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

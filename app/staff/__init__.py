@@ -75,6 +75,7 @@ from app.staff import (  # noqa: E402,F401
     admin_routes,
     auth_routes,
     export_routes,
+    fhir_routes,
     filters,
     outbox_routes,
     queue_routes,

@@ -11,7 +11,7 @@ from app.audit import record
 from app.export import audit_detail, export_filename, stream_csv
 from app.extensions import db
 from app.models import utcnow
-from app.queue import build_query, parse_filters
+from app.queue import QueueFilters, build_query, parse_filters
 from app.staff import bp
 from app.staff.access import EXPORT, client_ip, roles_required
 from app.staff.queue_routes import stored_search
@@ -22,16 +22,24 @@ from app.staff.queue_routes import stored_search
 FILTER_ARGS = ("status", "category", "assignee", "from", "to", "search", "q")
 
 
-@bp.get("/requests.csv")
-@roles_required(*EXPORT)
-def export_csv() -> Response:
-    """Every request matching the queue's filters, streamed as CSV; audited before the first byte."""
+def export_filters() -> QueueFilters | Response:
+    """The queue's filters for an export, or a redirect to the queue when one of them cannot be used."""
     args = {key: value for key, value in request.args.items() if key in FILTER_ARGS}
     filters = parse_filters(args, stored_search)
     if filters.errors:  # the queue drops an unusable filter; an export would then hold more than was asked for
         flash("Nothing was exported because a filter could not be used. Check the filters and export again.", "error")
         args.pop("q", None)  # never carry search text into another URL
         return redirect(url_for("staff.queue", **args), code=303)  # the queue explains each bad filter
+    return filters
+
+
+@bp.get("/requests.csv")
+@roles_required(*EXPORT)
+def export_csv() -> Response:
+    """Every request matching the queue's filters, streamed as CSV; audited before the first byte."""
+    filters = export_filters()
+    if not isinstance(filters, QueueFilters):
+        return filters
     clinic = current_app.extensions["clinic"]
     query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
     now = utcnow()

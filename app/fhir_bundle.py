@@ -1,0 +1,162 @@
+"""One consultation request as FHIR R4 resources in a ``collection`` Bundle, as plain dicts. No Flask import.
+
+Each request gives four resources, which refer to each other by ``urn:uuid`` full URLs:
+
+- ``Patient``: the contact details (name, birth date, phone and email with the preferred way ranked 1,
+  language; best time to call and insurance as this app's extensions).
+- ``QuestionnaireResponse``: the answers (app/fhir.py).
+- ``RiskAssessment``: the assessment. A resource rather than an extension on the response, because a
+  receiving EHR files and shows a RiskAssessment without knowing this app, and its ``basis`` points at the
+  answers it was computed from. The category goes in ``prediction.qualitativeRisk`` only: the fit score is
+  not a probability (spec section 3), so it is an extension, never ``probabilityDecimal``. Every rule id
+  that fired, was met or was not met is an extension coding with its staff text, so the assessment can be
+  read back exactly (``assessment_from_risk_assessment``).
+- ``ServiceRequest``: the request itself: its reference, status, when it was sent, the patient's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from app import contact
+from app.fhir import (
+    Resource,
+    code_system,
+    extension_url,
+    full_url,
+    questionnaire_response,
+    resource_id,
+)
+from app.request_status import OUTCOME_LABELS, STATUS_LABELS
+from app.screening.rules import Assessment
+from app.screening.texts import RULE_TEXTS
+
+CATEGORY_LABELS = {"emergency": "Emergency: needs urgent medical care", "likely": "Likely fit",
+                   "possible": "Possible fit", "unlikely": "Unlikely fit"}
+RULE_KINDS = ("reasons", "unmet", "cautions")  # the assessment's lists, each an extension of that name
+Row = Mapping[str, Any]  # one request: the CSV export's columns (app/export.py) plus ``screened_at``
+
+
+def _coding(base_url: str, name: str, code: str, display: str) -> dict[str, str]:
+    return {"system": code_system(base_url, name), "code": code, "display": display}
+
+
+def patient(row: Row, base_url: str) -> Resource:
+    """The contact details as a ``Patient``."""
+    reference, preferred = row["reference"], row["preferred_contact"]
+    telecom = [{"system": "phone", "value": row["phone"], "rank": 1 if preferred == "phone" else 2}]
+    if preferred == "text":
+        telecom.append({"system": "sms", "value": row["phone"], "rank": 1})
+    if row["email"]:
+        telecom.append({"system": "email", "value": row["email"], "rank": 1 if preferred == "email" else 2})
+    language: dict[str, Any] = {"text": str(contact.label("preferred_language", row["preferred_language"]))}
+    if row["preferred_language"] in ("en", "es"):
+        language["coding"] = [{"system": "urn:ietf:bcp:47", "code": row["preferred_language"]}]
+    return {
+        "resourceType": "Patient",
+        "id": resource_id("Patient", reference),
+        "extension": [
+            {"url": extension_url(base_url, name),
+             "valueCoding": _coding(base_url, name, row[name], str(contact.label(name, row[name])))}
+            for name in ("best_time", "insurance")
+        ],
+        "name": [{"use": "official", "family": row["last_name"], "given": [row["first_name"]]}],
+        "telecom": telecom,
+        "birthDate": row["date_of_birth"].isoformat(),
+        "communication": [{"language": language, "preferred": True}],
+    }
+
+
+def risk_assessment(row: Row, base_url: str) -> Resource:
+    """The stored assessment as a ``RiskAssessment`` based on the response."""
+    reference, data = row["reference"], row["assessment"]
+    rules = [
+        {"url": extension_url(base_url, kind), "valueCoding": _coding(
+            base_url, "rules", rule_id, RULE_TEXTS[rule_id].staff if rule_id in RULE_TEXTS else rule_id)}
+        for kind in RULE_KINDS for rule_id in data.get(kind) or ()
+    ]
+    return {
+        "resourceType": "RiskAssessment",
+        "id": resource_id("RiskAssessment", reference),
+        "extension": [
+            {"url": extension_url(base_url, "fit-score"), "valueInteger": int(data["score"])},
+            {"url": extension_url(base_url, "cook-score"), "valueInteger": int(data["cook_score"])},
+            *rules,
+        ],
+        "status": "final",
+        "method": {"coding": [_coding(base_url, "rule-set", data["rule_version"],
+                                      f"MILD self-screen rule set {data['rule_version']}")]},
+        "code": {"text": "Fit with the pattern MILD (minimally invasive lumbar decompression) treats"},
+        "subject": {"reference": full_url("Patient", reference)},
+        "occurrenceDateTime": row["screened_at"].isoformat(timespec="seconds"),
+        "basis": [{"reference": full_url("QuestionnaireResponse", reference)}],
+        "prediction": [{
+            "outcome": {"text": "Answers fit the pattern MILD treats (a screening, not a diagnosis)"},
+            "qualitativeRisk": {"coding": [_coding(base_url, "category", data["category"],
+                                                   CATEGORY_LABELS.get(data["category"], data["category"]))]},
+        }],
+    }
+
+
+def assessment_from_risk_assessment(resource: Mapping[str, Any], base_url: str) -> Assessment:
+    """The assessment a ``RiskAssessment`` made by ``risk_assessment`` holds."""
+    by_url: dict[str, list[Any]] = {}
+    for extension in resource.get("extension") or []:
+        value = extension.get("valueInteger", (extension.get("valueCoding") or {}).get("code"))
+        by_url.setdefault(extension["url"], []).append(value)
+    return Assessment.from_dict({
+        "category": resource["prediction"][0]["qualitativeRisk"]["coding"][0]["code"],
+        "score": by_url[extension_url(base_url, "fit-score")][0],
+        "cook_score": by_url[extension_url(base_url, "cook-score")][0],
+        "rule_version": resource["method"]["coding"][0]["code"],
+        **{kind: by_url.get(extension_url(base_url, kind), []) for kind in RULE_KINDS},
+    })
+
+
+def service_request(row: Row, base_url: str) -> Resource:
+    """The consultation request: reference, where it stands, when it was sent, and the patient's message."""
+    reference = row["reference"]
+    status = [{"url": extension_url(base_url, "request-status"),
+               "valueCoding": _coding(base_url, "request-status", row["status"],
+                                      STATUS_LABELS.get(row["status"], row["status"]))}]
+    if row["outcome"]:
+        status.append({"url": extension_url(base_url, "request-outcome"),
+                       "valueCoding": _coding(base_url, "request-outcome", row["outcome"],
+                                              OUTCOME_LABELS.get(row["outcome"], row["outcome"]))})
+    resource: Resource = {
+        "resourceType": "ServiceRequest",
+        "id": resource_id("ServiceRequest", reference),
+        "extension": status,
+        "identifier": [{"system": code_system(base_url, "request-reference"), "value": reference}],
+        "status": "completed" if row["status"] == "closed" else "active",
+        "intent": "proposal",  # the patient asks; the clinic decides
+        "priority": "urgent" if row["category"] == "emergency" else "routine",
+        "code": {"text": "Consultation about minimally invasive lumbar decompression (MILD)"},
+        "subject": {"reference": full_url("Patient", reference)},
+        "authoredOn": row["created_at"].isoformat(timespec="seconds"),
+        "supportingInfo": [{"reference": full_url("QuestionnaireResponse", reference)},
+                           {"reference": full_url("RiskAssessment", reference)}],
+    }
+    if row["message"]:
+        resource["note"] = [{"text": row["message"]}]
+    return resource
+
+
+def request_entries(row: Row, base_url: str) -> list[dict[str, Any]]:
+    """The Bundle entries of one request, each with its ``urn:uuid`` full URL."""
+    response = questionnaire_response(row["answers"] or {}, reference=row["reference"],
+                                      authored=row["screened_at"], base_url=base_url)
+    resources = (patient(row, base_url), response, risk_assessment(row, base_url), service_request(row, base_url))
+    return [{"fullUrl": full_url(r["resourceType"], row["reference"]), "resource": r} for r in resources]
+
+
+def bundle(rows: Iterable[Row], base_url: str, now: datetime) -> Resource:
+    """A ``collection`` Bundle of every request in ``rows`` (the streamed export writes the same shape)."""
+    return {**bundle_header(now), "entry": [entry for row in rows for entry in request_entries(row, base_url)]}
+
+
+def bundle_header(now: datetime) -> Resource:
+    """Everything of a Bundle but its entries."""
+    return {"resourceType": "Bundle", "type": "collection", "timestamp": now.isoformat(timespec="seconds")}

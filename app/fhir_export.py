@@ -1,0 +1,67 @@
+"""FHIR Bundle downloads of consultation requests: read like the CSV export, written as JSON. No Flask import.
+
+Rows come from the CSV export's own statement (app/export.py: the queue's select, same filters and order,
+read in keyset batches so no cursor holds a lock between them), plus when the screening was completed. The
+queue's Bundle is written as it is read: the opening, then one request's entries at a time, then the close,
+so memory stays flat however many requests match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.export import FETCH_BATCH, FLUSH_ROWS, Row, export_statement
+from app.fhir_bundle import bundle_header, request_entries
+from app.models import ConsultationRequest, Screening
+
+
+def fetch_rows(session: Session, queue_query: Select[tuple[ConsultationRequest]]) -> Iterator[Row]:
+    """Every row ``queue_query`` matches, one batch at a time, with ``screened_at`` added."""
+    after: Row | None = None
+    while True:
+        statement = export_statement(queue_query, after).add_columns(Screening.created_at.label("screened_at"))
+        batch = [row._mapping for row in session.execute(statement)]
+        yield from batch
+        if len(batch) < FETCH_BATCH:
+            return
+        after = batch[-1]
+
+
+def request_row(session: Session, request_id: int) -> Row:
+    """The row of one request."""
+    return next(fetch_rows(session, select(ConsultationRequest).where(ConsultationRequest.id == request_id)))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def stream_bundle(session: Session, queue_query: Select[tuple[ConsultationRequest]], base_url: str,
+                  now: datetime) -> Iterator[str]:
+    """The Bundle of everything ``queue_query`` matches, as JSON text in chunks (nothing runs until iterated)."""
+    header = _dumps(bundle_header(now))
+    yield header[:-1] + ',"entry":['
+    chunk: list[str] = []
+    first = True
+    for count, row in enumerate(fetch_rows(session, queue_query), start=1):
+        for entry in request_entries(row, base_url):
+            chunk.append(("" if first else ",") + _dumps(entry))
+            first = False
+        if count % FLUSH_ROWS == 0:
+            yield "".join(chunk)
+            chunk = []
+    yield "".join(chunk) + "]}"
+
+
+def bundle_filename(now: datetime, tz: ZoneInfo, reference: str | None = None) -> str:
+    """``mild-requests-2026-11-24-0930.fhir.json``, or ``mild-request-K7QM-4HXT.fhir.json`` for one request."""
+    if reference:
+        return f"mild-request-{reference}.fhir.json"
+    return f"mild-requests-{now.astimezone(tz):%Y-%m-%d-%H%M}.fhir.json"

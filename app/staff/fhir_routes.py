@@ -1,0 +1,63 @@
+"""FHIR downloads: one request, or the filtered queue, as a Bundle. Audited exactly like the CSV export."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response as FlaskResponse
+from flask import current_app, stream_with_context
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.audit import record
+from app.export import audit_detail
+from app.extensions import db
+from app.fhir import FHIR_JSON
+from app.fhir_bundle import bundle
+from app.fhir_export import bundle_filename, request_row, stream_bundle
+from app.models import utcnow
+from app.queue import QueueFilters, build_query
+from app.staff import bp
+from app.staff.access import EXPORT, client_ip, roles_required
+from app.staff.export_routes import export_filters
+from app.staff.request_routes import load
+
+
+def _download(body: object, filename: str) -> FlaskResponse:
+    return FlaskResponse(body, mimetype=FHIR_JSON, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",  # patient data: never kept by the browser or a proxy
+        "X-Content-Type-Options": "nosniff",
+    })
+
+
+@bp.get("/requests.fhir.json")
+@roles_required(*EXPORT)
+def export_fhir() -> Response:
+    """Every request matching the queue's filters as one FHIR Bundle, streamed; audited before the first byte."""
+    filters = export_filters()
+    if not isinstance(filters, QueueFilters):
+        return filters
+    clinic = current_app.extensions["clinic"]
+    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
+    now = utcnow()
+    record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(),
+           detail={**audit_detail(filters), "format": "fhir"})
+    db.session.commit()  # before streaming: an abandoned or failed download is still on record
+    body = stream_with_context(stream_bundle(db.session, query, current_app.config["PUBLIC_BASE_URL"], now))
+    return _download(body, bundle_filename(now, clinic.timezone))
+
+
+@bp.get("/requests/<reference>/fhir.json")
+@roles_required(*EXPORT)
+def request_fhir(reference: str) -> Response:
+    """One request as a FHIR Bundle (Patient, QuestionnaireResponse, RiskAssessment, ServiceRequest)."""
+    req = load(reference)
+    now = utcnow()
+    record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(),
+           target_type="consultation_request", target_id=req.id, detail={"format": "fhir"})
+    db.session.commit()
+    resource = bundle([request_row(db.session, req.id)], current_app.config["PUBLIC_BASE_URL"], now)
+    clinic = current_app.extensions["clinic"]
+    return _download(json.dumps(resource, ensure_ascii=False, indent=2),
+                     bundle_filename(now, clinic.timezone, req.reference))
