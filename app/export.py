@@ -141,6 +141,7 @@ def columns(tz: ZoneInfo) -> tuple[Column, ...]:
         details.append(Column(name, _field(name)))
         if name in contact.CHOICES:
             details.append(Column(f"{name}_label", _choice_label(name)))
+    details.append(Column("screen_language", _field("screen_language")))  # the language of the self-check
     answers = [column for question in QUESTIONS for column in (
         Column(question.field, _answer(question, answer_code)),
         Column(f"{question.field}_label", _answer(question, answer_label)),
@@ -160,7 +161,8 @@ _SELECTED = (
     _assignee.name.label("assignee"), _duplicate.reference.label("duplicate_of"),
     ConsultationRequest.first_name, ConsultationRequest.last_name, ConsultationRequest.date_of_birth,
     ConsultationRequest.phone, ConsultationRequest.email, ConsultationRequest.preferred_contact,
-    ConsultationRequest.best_time, ConsultationRequest.preferred_language, ConsultationRequest.insurance,
+    ConsultationRequest.best_time, ConsultationRequest.preferred_language, ConsultationRequest.screen_language,
+    ConsultationRequest.insurance,
     ConsultationRequest.message, ConsultationRequest.consent_contact, Screening.answers, Screening.assessment,
     ConsultationRequest.category_rank, ConsultationRequest.id,
 )

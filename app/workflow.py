@@ -57,9 +57,11 @@ def assessment_of(screening: Screening) -> Assessment:
 
 
 def submit_request(
-    session: Session, screening: Screening, details: ContactDetails, now: datetime
+    session: Session, screening: Screening, details: ContactDetails, now: datetime, *, language: str = "en"
 ) -> tuple[ConsultationRequest, bool]:
     """Store the consultation request for ``screening`` exactly once; return it and whether it is new.
+
+    ``language`` is the code of the language the patient used the self-check in (``en`` or ``es``).
 
     A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
     already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
@@ -84,6 +86,7 @@ def submit_request(
             created_at=now,
             updated_at=now,
             **asdict(details),
+            screen_language=language,
         )
         request.events.append(RequestEvent(kind="submitted", status_to="new", created_at=now))
         try:

@@ -96,6 +96,9 @@ class ConsultationRequest(db.Model):
     preferred_contact: Mapped[str] = mapped_column(String(8))
     best_time: Mapped[str] = mapped_column(String(12))
     preferred_language: Mapped[str] = mapped_column(String(8))
+    # The language the patient read the self-check in (app/i18n.py), for staff: not always the one
+    # they asked to speak.
+    screen_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     insurance: Mapped[str] = mapped_column(String(24))
     message: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.message"))
     consent_contact: Mapped[bool]
