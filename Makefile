@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-postgres lint migrate install browser clean
+.PHONY: run serve test test-postgres lint migrate install translations translations-update browser clean
 
 # Creates the virtualenv when requirements.txt changes (or the venv is missing).
 $(BIN)/.installed: requirements.txt
@@ -15,17 +15,33 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+## Patient pages in Spanish: compile each catalogue (.po, checked in) to the .mo the app reads (gitignored).
+## Fuzzy entries are left out, so an unreviewed change shows in English rather than wrongly.
+TRANSLATIONS := app/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS) -l $*
+
+## After changing patient-facing text: extract every message into messages.pot and merge it into each
+## catalogue. Then translate the new and fuzzy entries in the .po files (tests/test_translations.py checks).
+translations-update: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext --sort-output --add-location file \
+		--project "MILD self-screen" --copyright-holder "MILD self-screen" -o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --width 100
+
 ## Apply migrations to the database (SQLite under instance/ unless DATABASE_URL is set).
 migrate: install
 	$(BIN)/flask db upgrade
 
 ## Install, migrate and serve on http://127.0.0.1:$(PORT)
-run: migrate
+run: migrate translations
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 ## Install, migrate and serve with gunicorn (gunicorn.conf.py; FLASK_CONFIG etc. from the environment).
 ## Local try-out: FLASK_CONFIG=development make serve   (http://127.0.0.1:8000, or $PORT)
-serve: migrate
+serve: migrate translations
 	$(BIN)/gunicorn --config gunicorn.conf.py
 
 ## Debian's Chromium for the real-browser tests (tests/browser/; Playwright drives it, no browser download).
@@ -39,12 +55,12 @@ browser:
 		"the browser tests will be skipped. Install it with: sudo apt-get install chromium"; fi
 
 ## The whole test suite (the browser tests included), then the linter.
-test: install browser
+test: install translations browser
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
 ## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
-test-postgres: install browser
+test-postgres: install translations browser
 	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 lint: install

@@ -76,6 +76,7 @@ def register_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects to this app."""
     from app import models  # noqa: F401  (registers the tables on the metadata)
+    from app.i18n import init_i18n
     from app.log_privacy import redact_database_rows
 
     db.init_app(app)
@@ -85,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
+    init_i18n(app)  # Flask-Babel: patient pages in English or Spanish
 
 
 def configure_database(app: Flask) -> None:
@@ -111,18 +113,21 @@ def register_blueprints(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
 
-    titles = {
-        400: "Sorry, we could not use what you sent",
-        404: "Page not found",
-        405: "Sorry, that did not work",
-        413: "What you sent was too long",
-        429: "Please wait a few minutes",
-        500: "Sorry, there is a problem with the service",
+    from app.i18n_marker import N_
+
+    titles = {  # English message ids; error.html shows them in the patient's language
+        400: N_("Sorry, we could not use what you sent"),
+        404: N_("Page not found"),
+        405: N_("Sorry, that did not work"),
+        413: N_("What you sent was too long"),
+        429: N_("Please wait a few minutes"),
+        500: N_("Sorry, there is a problem with the service"),
     }
+    default_title = N_("Sorry, there is a problem")
 
     def render_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500
-        return render_template("error.html", code=code, titles=titles), code
+        return render_template("error.html", code=code, titles=titles, default_title=default_title), code
 
     app.register_error_handler(HTTPException, render_error)
 

@@ -22,6 +22,11 @@ class Clinic:
     phone_region: str
     emergency_number: str
     callback_days: int
+    hours_es: str = ""  # the hours written for the Spanish pages; empty = ``hours`` as written
+
+    def hours_for(self, language: str) -> str:
+        """The opening hours in ``language`` (``en`` or ``es``)."""
+        return self.hours_es if language == "es" and self.hours_es else self.hours
 
     @property
     def phone_display(self) -> str:
@@ -56,4 +61,5 @@ class Clinic:
             phone_region=region,
             emergency_number=config["CLINIC_EMERGENCY_NUMBER"],
             callback_days=int(config["CLINIC_CALLBACK_DAYS"]),
+            hours_es=str(config.get("CLINIC_HOURS_ES") or ""),
         )

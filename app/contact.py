@@ -15,28 +15,37 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from app.i18n_marker import N_
 from app.screening.questions import Option
 
 NAME_MAX = 100
 MESSAGE_MAX = 1000
 EMAIL_MAX = 254
 
-PREFERRED_CONTACT = (Option("phone", "Phone call"), Option("text", "Text message"), Option("email", "Email"))
-BEST_TIME = (
-    Option("morning", "Morning"),
-    Option("afternoon", "Afternoon"),
-    Option("evening", "Early evening"),
-    Option("any", "Any time"),
+PREFERRED_CONTACT = (
+    Option("phone", N_("Phone call")),
+    Option("text", N_("Text message")),
+    Option("email", N_("Email")),
 )
-PREFERRED_LANGUAGE = (Option("en", "English"), Option("es", "Spanish (Español)"), Option("other", "Another language"))
+BEST_TIME = (
+    Option("morning", N_("Morning")),
+    Option("afternoon", N_("Afternoon")),
+    Option("evening", N_("Early evening")),
+    Option("any", N_("Any time")),
+)
+PREFERRED_LANGUAGE = (
+    Option("en", N_("English")),
+    Option("es", N_("Spanish (Español)")),
+    Option("other", N_("Another language")),
+)
 INSURANCE = (
-    Option("medicare", "Medicare"),
-    Option("medicare_advantage", "Medicare Advantage"),
-    Option("private", "Private insurance, for example through work"),
-    Option("medicaid", "Medicaid"),
-    Option("none", "I do not have insurance"),
-    Option("other", "Other"),
-    Option("not_sure", "I’m not sure"),
+    Option("medicare", N_("Medicare")),
+    Option("medicare_advantage", N_("Medicare Advantage")),
+    Option("private", N_("Private insurance, for example through work")),
+    Option("medicaid", N_("Medicaid")),
+    Option("none", N_("I do not have insurance")),
+    Option("other", N_("Other")),
+    Option("not_sure", N_("I’m not sure")),
 )
 CHOICES: dict[str, tuple[Option, ...]] = {
     "preferred_contact": PREFERRED_CONTACT,
@@ -45,12 +54,26 @@ CHOICES: dict[str, tuple[Option, ...]] = {
     "insurance": INSURANCE,
 }
 
+# Messages the patient form also raises itself (app/public/forms.py).
+EMAIL_NEEDED = N_("Enter an email address, or choose another way for us to contact you")
+MESSAGE_TOO_LONG = N_("Your message must be %(max)s characters or fewer")
+CONSENT_NEEDED = N_("Confirm that the clinic may contact you about this request")
+BIRTH_DATE_NEEDED = N_("Enter your date of birth")
+
 # Bidirectional overrides can make a name display as something else on a staff screen.
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
 class InvalidContact(ValueError):
-    """A contact detail is not acceptable; the message says how to fix it, in the patient's words."""
+    """A contact detail is not acceptable; the message says how to fix it, in the patient's words.
+
+    ``message`` is the English text with ``%(name)s`` placeholders (the translation's message id) and
+    ``params`` fills them; ``str()`` gives the English sentence, forms translate ``message`` instead.
+    """
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message, self.params = message, params
 
 
 @dataclass(frozen=True)
@@ -73,13 +96,29 @@ class ContactDetails:
 def clean_name(raw: str, which: str) -> str:
     """A name in any script, 1 to 100 characters, without control characters."""
     name = unicodedata.normalize("NFC", (raw or "").strip())
+    messages = _NAME_MESSAGES[which]
     if not name:
-        raise InvalidContact(f"Enter your {which} name")
+        raise InvalidContact(messages["empty"])
     if len(name) > NAME_MAX:
-        raise InvalidContact(f"Your {which} name must be {NAME_MAX} characters or fewer")
+        raise InvalidContact(messages["long"], max=NAME_MAX)
     if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _BIDI_CONTROLS for ch in name):
-        raise InvalidContact(f"Your {which} name must only include letters, spaces, hyphens and apostrophes")
+        raise InvalidContact(messages["characters"])
     return name
+
+
+# Whole sentences per name, not "Enter your {which} name": translations need the sentence to work with.
+_NAME_MESSAGES = {
+    "first": {
+        "empty": N_("Enter your first name"),
+        "long": N_("Your first name must be %(max)s characters or fewer"),
+        "characters": N_("Your first name must only include letters, spaces, hyphens and apostrophes"),
+    },
+    "last": {
+        "empty": N_("Enter your last name"),
+        "long": N_("Your last name must be %(max)s characters or fewer"),
+        "characters": N_("Your last name must only include letters, spaces, hyphens and apostrophes"),
+    },
+}
 
 
 def age_on(born: date, day: date) -> int:
@@ -90,13 +129,15 @@ def age_on(born: date, day: date) -> int:
 def check_birth_date(born: date, stated_age: int | None, today: date) -> date:
     """A real date in the past, consistent with the age given in the questionnaire (within one year)."""
     if born >= today:
-        raise InvalidContact("Date of birth must be in the past")
+        raise InvalidContact(N_("Date of birth must be in the past"))
     if born.year < 1900:
-        raise InvalidContact("Date of birth must be after 1900")
+        raise InvalidContact(N_("Date of birth must be after 1900"))
     if stated_age is not None and abs(age_on(born, today) - stated_age) > 1:
         raise InvalidContact(
-            f"This date of birth makes you {age_on(born, today)}, but you told us you are {stated_age}. "
-            "Check the date, or change your age in your answers"
+            N_("This date of birth makes you %(age)s, but you told us you are %(stated)s. "
+               "Check the date, or change your age in your answers"),
+            age=age_on(born, today),
+            stated=stated_age,
         )
     return born
 
@@ -105,15 +146,15 @@ def normalise_phone(raw: str, region: str) -> str:
     """The number in E.164, if it is a valid number for the clinic's region (or given with +country)."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidContact("Enter a phone number")
+        raise InvalidContact(N_("Enter a phone number"))
     if len(text) > 32:
-        raise InvalidContact("Enter a phone number, like (415) 555 0134")
+        raise InvalidContact(N_("Enter a phone number, like (415) 555 0134"))
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidContact("Enter a phone number, like (415) 555 0134") from None
+        raise InvalidContact(N_("Enter a phone number, like (415) 555 0134")) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidContact("Enter a real phone number, like (415) 555 0134, with the area code")
+        raise InvalidContact(N_("Enter a real phone number, like (415) 555 0134, with the area code"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -137,11 +178,11 @@ def normalise_email(raw: str | None) -> str | None:
     if not text:
         return None
     if len(text) > EMAIL_MAX:
-        raise InvalidContact("Enter an email address that is 254 characters or fewer")
+        raise InvalidContact(N_("Enter an email address that is %(max)s characters or fewer"), max=EMAIL_MAX)
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError:
-        raise InvalidContact("Enter an email address in the correct format, like name@example.com") from None
+        raise InvalidContact(N_("Enter an email address in the correct format, like name@example.com")) from None
 
 
 def check_choice(name: str, value: Any) -> str:
@@ -152,10 +193,10 @@ def check_choice(name: str, value: Any) -> str:
 
 
 _CHOICE_MESSAGES = {
-    "preferred_contact": "Select how you would like us to contact you",
-    "best_time": "Select the best time to contact you",
-    "preferred_language": "Select the language you would like to speak",
-    "insurance": "Select your health insurance, or ‘I’m not sure’",
+    "preferred_contact": N_("Select how you would like us to contact you"),
+    "best_time": N_("Select the best time to contact you"),
+    "preferred_language": N_("Select the language you would like to speak"),
+    "insurance": N_("Select your health insurance, or ‘I’m not sure’"),
 }
 
 
@@ -164,20 +205,20 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
     email = normalise_email(data.get("email"))
     preferred = check_choice("preferred_contact", data.get("preferred_contact"))
     if preferred == "email" and not email:
-        raise InvalidContact("Enter an email address, or choose another way for us to contact you")
+        raise InvalidContact(EMAIL_NEEDED)
     message = (data.get("message") or "").strip() or None
     if message and len(message) > MESSAGE_MAX:
-        raise InvalidContact(f"Your message must be {MESSAGE_MAX} characters or fewer")
+        raise InvalidContact(MESSAGE_TOO_LONG, max=MESSAGE_MAX)
     if data.get("consent_contact") is not True:
-        raise InvalidContact("Confirm that the clinic may contact you about this request")
+        raise InvalidContact(CONSENT_NEEDED)
     born = data.get("date_of_birth")
     if isinstance(born, str):
         try:
             born = date.fromisoformat(born)
         except ValueError:
-            raise InvalidContact("Date of birth must be a real date") from None
+            raise InvalidContact(N_("Date of birth must be a real date")) from None
     if not isinstance(born, date):
-        raise InvalidContact("Enter your date of birth")
+        raise InvalidContact(BIRTH_DATE_NEEDED)
     return ContactDetails(
         first_name=clean_name(data.get("first_name", ""), "first"),
         last_name=clean_name(data.get("last_name", ""), "last"),

@@ -1,5 +1,6 @@
 """Flask extension objects, created unbound and bound to the app in ``create_app``."""
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -33,3 +34,4 @@ login_manager.login_message = "Sign in to see that page."
 login_manager.session_protection = "strong"  # a session cookie replayed from another browser is dropped
 # Limits are declared per route (patient POSTs, staff sign-in); storage from RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+babel = Babel()  # bound in app/i18n.py with the locale selector

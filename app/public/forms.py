@@ -6,6 +6,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, Field, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.utils import unset_value
@@ -13,6 +14,7 @@ from wtforms.validators import StopValidation, ValidationError
 
 from app import contact
 from app.contact import InvalidContact
+from app.i18n_marker import N_
 from app.screening.questions import BY_FIELD, Kind, Page, Question
 from app.screening.validation import FieldError, Problem, check_answer
 
@@ -38,13 +40,13 @@ def to_answer(question: Question, data: Any) -> Any:
 
 
 def message_for(question: Question, error: FieldError) -> str:
-    """The patient-facing message for an invalid answer: what to do, not what went wrong."""
+    """The patient-facing message for an invalid answer, in the page's language: what to do, not what went wrong."""
     if error.problem in (Problem.NOT_AN_INTEGER, Problem.OUT_OF_RANGE) and question.invalid_message:
-        return question.invalid_message
+        return gettext(question.invalid_message)
     if error.problem is Problem.EXCLUSIVE:
-        alone = question.label_for(sorted(question.exclusive)[0])
-        return f"Select ‘{alone}’ on its own, or select the other answers that apply"
-    return question.required_message
+        alone = gettext(question.label_for(sorted(question.exclusive)[0]))
+        return gettext("Select ‘%(alone)s’ on its own, or select the other answers that apply", alone=alone)
+    return gettext(question.required_message)
 
 
 class AnswerCheck:
@@ -118,27 +120,37 @@ class DateInputField(Field):
                 self.data = None
                 self.process_errors.append(str(exc))
 
+    # Whole sentences for each combination of missing boxes, so each can be translated as a sentence.
+    MISSING_MESSAGES: dict[tuple[str, ...], str] = {  # noqa: RUF012 - a constant table
+        ("day",): N_("Date of birth must include a day"),
+        ("month",): N_("Date of birth must include a month"),
+        ("year",): N_("Date of birth must include a year"),
+        ("day", "month"): N_("Date of birth must include a day and a month"),
+        ("day", "year"): N_("Date of birth must include a day and a year"),
+        ("month", "year"): N_("Date of birth must include a month and a year"),
+    }
+
     def _parse(self) -> date | None:
-        missing = [p for p in self.PARTS if not self.parts[p]]
+        missing = tuple(p for p in self.PARTS if not self.parts[p])
         if len(missing) == 3:
             return None
         if missing:
-            raise ValueError(f"Date of birth must include a {' and a '.join(missing)}")
+            raise ValueError(gettext(self.MISSING_MESSAGES[missing]))
         if not all(self.parts[p].isdigit() for p in self.PARTS):
-            raise ValueError("Date of birth must be a real date, using numbers, like 27 3 1952")
+            raise ValueError(gettext("Date of birth must be a real date, using numbers, like 27 3 1952"))
         day, month, year = (int(self.parts[p]) for p in self.PARTS)
         if len(self.parts["year"]) != 4:
-            raise ValueError("Year must include 4 numbers, like 1952")
+            raise ValueError(gettext("Year must include 4 numbers, like 1952"))
         try:
             return date(year, month, day)
         except ValueError:
-            raise ValueError("Date of birth must be a real date, like 27 3 1952") from None
+            raise ValueError(gettext("Date of birth must be a real date, like 27 3 1952")) from None
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:
             raise StopValidation(self.process_errors[0])
         if self.data is None:
-            raise StopValidation("Enter your date of birth")
+            raise StopValidation(gettext(contact.BIRTH_DATE_NEEDED))
 
 
 def _choices(name: str) -> list[SelectChoice]:
@@ -205,7 +217,7 @@ class ContactForm(HoneypotForm):
     def validate_email(self, field: Field) -> None:
         self._run(contact.normalise_email, field.data)
         if self.preferred_contact.data == "email" and not (field.data or "").strip():
-            raise ValidationError("Enter an email address, or choose another way for us to contact you")
+            raise ValidationError(gettext(contact.EMAIL_NEEDED))
 
     def validate_preferred_contact(self, field: Field) -> None:
         self._run(contact.check_choice, "preferred_contact", field.data)
@@ -221,18 +233,18 @@ class ContactForm(HoneypotForm):
 
     def validate_message(self, field: Field) -> None:
         if len((field.data or "").strip()) > contact.MESSAGE_MAX:
-            raise ValidationError(f"Your message must be {contact.MESSAGE_MAX} characters or fewer")
+            raise ValidationError(gettext(contact.MESSAGE_TOO_LONG, max=contact.MESSAGE_MAX))
 
     def validate_consent_contact(self, field: Field) -> None:
         if field.data is not True:
-            raise ValidationError("Confirm that the clinic may contact you about this request")
+            raise ValidationError(gettext(contact.CONSENT_NEEDED))
 
     @staticmethod
     def _run(func: Any, *args: Any) -> None:
         try:
             func(*args)
         except InvalidContact as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError(gettext(exc.message, **exc.params)) from None
 
     def contact_data(self) -> dict[str, Any]:
         """JSON-ready values to keep in the draft until the request is sent."""

@@ -13,6 +13,7 @@ from app import contact
 from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
 from app.drafts import save_answers
 from app.extensions import db
+from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
@@ -167,7 +168,10 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The consultation request's contact details, kept on the server until sent."""
     if screening.request is not None:
         return see_other("public.request_sent")
-    form = ContactForm(data=draft.contact, **_contact_context(screening))
+    saved = dict(draft.contact)
+    if not saved.get("preferred_language"):
+        saved["preferred_language"] = current_language()  # the language they are reading in
+    form = ContactForm(data=saved, **_contact_context(screening))
     if form.validate_on_submit():
         accept_contact(form, draft, now())  # a post that looks automated is answered alike but not kept
         db.session.commit()
@@ -206,14 +210,13 @@ def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
         return see_other("public.request_sent")
     db.session.commit()
     region = current_app.extensions["clinic"].phone_region
-    born = details.date_of_birth
     return render_template("public/request_check.html", details=details, form=form, label=contact.label,
-                           phone=format_phone(details.phone, region), born=f"{born.day} {born:%B %Y}")
+                           phone=format_phone(details.phone, region), born=patient_date(details.date_of_birth))
 
 
 def _store_request(draft: Draft, screening: Screening, details: ContactDetails) -> bool:
     """Add the request (exactly once) and its email notice to the transaction; return whether an email waits."""
-    consultation, created = submit_request(db.session, screening, details, now())
+    consultation, created = submit_request(db.session, screening, details, now(), language=current_language())
     draft.contact = {}  # the request row holds the details now; no second copy
     return created and queue_new_request_email(consultation)  # same transaction as the request
 
@@ -226,6 +229,18 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
         return see_other("public.request_details")
     db.session.commit()
     return render_template("public/request_sent.html", consultation=screening.request)
+
+
+@bp.get("/language/<code>")
+def choose_language(code: str) -> BaseResponse:
+    """The language switch: remember the choice for this browser session and show the same page again.
+
+    Only the patient session cookie changes; the draft and its answers are neither read nor touched.
+    """
+    if code not in SUPPORTED:
+        abort(404)
+    remember_language(code)
+    return redirect(safe_next(request.args.get("next")) or url_for("public.start"), code=303)
 
 
 @bp.get("/session-ended")

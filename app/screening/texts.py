@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.i18n_marker import N_
+
 
 @dataclass(frozen=True)
 class RuleText:
@@ -21,141 +23,141 @@ class RuleText:
 RULE_TEXTS: dict[str, RuleText] = {
     # Emergency
     "E1": RuleText(
-        "You told us about a problem that can mean a nerve in your back is badly squeezed, or an "
-        "infection. This needs a doctor today.",
+        N_("You told us about a problem that can mean a nerve in your back is badly squeezed, or an "
+        "infection. This needs a doctor today."),
         "Red flag: possible cauda equina syndrome, progressive neurological deficit or infection. "
         "Emergency care advised.",
         "ACP/APS 2007; IFOMPT 2020",
     ),
     # Prompt review
     "P1": RuleText(
-        "Your back pain started after a cancer diagnosis. A doctor should look at this soon.",
+        N_("Your back pain started after a cancer diagnosis. A doctor should look at this soon."),
         "Back pain new since a cancer diagnosis: prompt clinician review.",
         "ACP/APS 2007; IFOMPT 2020",
     ),
     "P2": RuleText(
-        "Your pain began after a fall, accident or injury. A doctor should look at this soon.",
+        N_("Your pain began after a fall, accident or injury. A doctor should look at this soon."),
         "Onset after trauma in the last 3 months: prompt clinician review.",
         "ACP/APS 2007; IFOMPT 2020",
     ),
     "P3": RuleText(
-        "You have lost weight without trying. A doctor should look at this soon.",
+        N_("You have lost weight without trying. A doctor should look at this soon."),
         "Unexplained weight loss in the last 3 months: prompt clinician review.",
         "ACP/APS 2007; IFOMPT 2020",
     ),
     # Core criteria
     "C1": RuleText(
-        "Your leg symptoms come on when you stand or walk and ease when you sit or bend forward.",
+        N_("Your leg symptoms come on when you stand or walk and ease when you sit or bend forward."),
         "Neurogenic claudication pattern: leg symptoms, worse standing/walking, relieved sitting/flexion.",
         "Suri 2010; MiDAS ENCORE; MOTION",
     ),
     "C2": RuleText(
-        "You have had these symptoms for 3 months or more.",
+        N_("You have had these symptoms for 3 months or more."),
         "Symptoms for 3 months or more.",
         "MiDAS ENCORE; MOTION",
     ),
     "C3": RuleText(
-        "You have tried physical therapy or spine injections for 3 months or more without lasting relief.",
+        N_("You have tried physical therapy or spine injections for 3 months or more without lasting relief."),
         "Failed conservative care (PT and/or ESI without lasting relief) for 3 months or more.",
         "MiDAS ENCORE",
     ),
     "C4": RuleText(
-        "Your scan showed a thick ligament in your spine.",
+        N_("Your scan showed a thick ligament in your spine."),
         "Imaging reports ligamentum flavum hypertrophy.",
         "MiDAS ENCORE; MOTION; MIST 2.0",
     ),
     "C5": RuleText(
-        "Your symptoms limit how far you can walk.",
+        N_("Your symptoms limit how far you can walk."),
         "Walking tolerance limited (under 30 minutes).",
         "MiDAS ENCORE",
     ),
     "C6": RuleText(
-        "Your pain is moderate or worse.",
+        N_("Your pain is moderate or worse."),
         "Average pain NPRS 5 or more.",
         "MOTION",
     ),
     "C7": RuleText(
-        "You are 50 or older.",
+        N_("You are 50 or older."),
         "Age 50 or over.",
         "MOTION",
     ),
     # Against the pattern
     "U1": RuleText(
-        "You do not have symptoms in your buttocks or legs. MILD treats leg symptoms caused by a narrow "
-        "spinal canal.",
+        N_("You do not have symptoms in your buttocks or legs. MILD treats leg symptoms caused by a narrow "
+        "spinal canal."),
         "No leg symptoms.",
         "Suri 2010",
     ),
     "U2": RuleText(
-        "Your symptoms do not change when you stand, walk, sit or bend forward. MILD treats symptoms "
-        "that do.",
+        N_("Your symptoms do not change when you stand, walk, sit or bend forward. MILD treats symptoms "
+        "that do."),
         "No claudication pattern: neither worse standing/walking nor relieved sitting/flexion.",
         "Suri 2010 (absence of neurogenic claudication LR 0.23)",
     ),
     "U3": RuleText(
-        "Your scan points to a cause other than a thick ligament, such as bone spurs, a disc or an "
-        "unstable spine. These usually need other treatment.",
+        N_("Your scan points to a cause other than a thick ligament, such as bone spurs, a disc or an "
+        "unstable spine. These usually need other treatment."),
         "Imaging points elsewhere: bone spurs, disc herniation or instability without ligamentum flavum "
         "hypertrophy.",
         "MIST 2.0",
     ),
     "U4": RuleText(
-        "You can walk for more than 30 minutes, so your walking is not very limited.",
+        N_("You can walk for more than 30 minutes, so your walking is not very limited."),
         "No real walking limit (over 30 minutes).",
         "MiDAS ENCORE",
     ),
     # Cautions
     "K1": RuleText(
-        "You take a blood thinner, or are not sure. Keep taking it. Before any procedure, the clinic "
-        "will make a plan with the doctor who prescribes it.",
+        N_("You take a blood thinner, or are not sure. Keep taking it. Before any procedure, the clinic "
+        "will make a plan with the doctor who prescribes it."),
         "Antithrombotic or unsure: coordinate with prescriber; MILD is high bleeding-risk (ASRA 2018).",
         "ASRA 2018 (Narouze et al.)",
     ),
     "K2": RuleText(
-        "You have a bleeding problem, or are not sure. Tell the doctor about it at your visit.",
+        N_("You have a bleeding problem, or are not sure. Tell the doctor about it at your visit."),
         "Bleeding disorder yes or unsure.",
         "ASRA 2018",
     ),
     "K3": RuleText(
-        "Lying on your stomach for about an hour may be hard for you. Tell the doctor, who can talk "
-        "about ways to help.",
+        N_("Lying on your stomach for about an hour may be hard for you. Tell the doctor, who can talk "
+        "about ways to help."),
         "May not tolerate prone positioning for about an hour.",
         "Procedure requirements",
     ),
     "K4": RuleText(
-        "You have had a problem with sedation before. Tell the doctor what happened.",
+        N_("You have had a problem with sedation before. Tell the doctor what happened."),
         "Prior serious problem with sedation or anaesthesia.",
         "Procedure requirements",
     ),
     "K5": RuleText(
-        "You may have poor blood flow in your legs. This can also cause leg pain when walking, so the "
-        "doctor will want to check it.",
+        N_("You may have poor blood flow in your legs. This can also cause leg pain when walking, so the "
+        "doctor will want to check it."),
         "Vascular disease yes or unsure: rule out vascular claudication.",
         "Differential diagnosis",
     ),
     "K6": RuleText(
-        "You have had surgery on your lower back. Bring any records of it to your visit.",
+        N_("You have had surgery on your lower back. Bring any records of it to your visit."),
         "Prior lumbar surgery: prior surgery at the treated level excluded patients from the trials.",
         "MOTION",
     ),
     "K7": RuleText(
-        "Your scan showed a slipped bone in your spine. The doctor will check how much it has slipped.",
+        N_("Your scan showed a slipped bone in your spine. The doctor will check how much it has slipped."),
         "Spondylolisthesis: grade I without instability acceptable; higher grades not.",
         "MOTION; MIST 2.0",
     ),
     "K8": RuleText(
-        "You need an MRI or CT scan from the last 12 months. If you do not have one, the clinic can "
-        "help arrange it.",
+        N_("You need an MRI or CT scan from the last 12 months. If you do not have one, the clinic can "
+        "help arrange it."),
         "No imaging within 12 months: MRI or CT needed.",
         "MOTION",
     ),
     "K9": RuleText(
-        "You have leg pain even when sitting. The doctor will look for other causes too.",
+        N_("You have leg pain even when sitting. The doctor will look for other causes too."),
         "Pain when seated: argues against stenosis as the only cause.",
         "Suri 2010 (no pain seated LR 7.4)",
     ),
     "K10": RuleText(
-        "The doctor will check carefully that the procedure is safe for you.",
+        N_("The doctor will check carefully that the procedure is safe for you."),
         "Age over 80 or cannot walk 10 steps unaided: fitness for procedure needs a closer look.",
         "MOTION (age 50-80)",
     ),
@@ -163,14 +165,14 @@ RULE_TEXTS: dict[str, RuleText] = {
 
 # What the patient reads when a core criterion is not met: what is missing or uncertain (spec section 4).
 UNMET_TEXTS: dict[str, str] = {
-    "C1": "Your answers do not show the usual pattern of leg symptoms that come on when you stand or walk "
-    "and ease when you sit or bend forward.",
-    "C2": "You have had these symptoms for less than 3 months.",
-    "C3": "You have not yet had 3 months of physical therapy or spine injections without lasting relief.",
-    "C4": "We do not know yet if a scan shows a thick ligament in your spine. Bring your latest scan "
-    "report, or the clinic can help arrange a scan.",
-    "C5": "Your answers about walking are outside the usual pattern, where symptoms make you stop "
-    "after a few minutes up to half an hour.",
-    "C6": "Your pain is mild.",
-    "C7": "You are under 50. Most people helped by MILD are older.",
+    "C1": N_("Your answers do not show the usual pattern of leg symptoms that come on when you stand or walk "
+    "and ease when you sit or bend forward."),
+    "C2": N_("You have had these symptoms for less than 3 months."),
+    "C3": N_("You have not yet had 3 months of physical therapy or spine injections without lasting relief."),
+    "C4": N_("We do not know yet if a scan shows a thick ligament in your spine. Bring your latest scan "
+    "report, or the clinic can help arrange a scan."),
+    "C5": N_("Your answers about walking are outside the usual pattern, where symptoms make you stop "
+    "after a few minutes up to half an hour."),
+    "C6": N_("Your pain is mild."),
+    "C7": N_("You are under 50. Most people helped by MILD are older."),
 }

@@ -1,0 +1,91 @@
+"""Languages of the patient pages: which one a request uses, the switch, and locale-aware formatting.
+
+Patient pages come in English and Spanish. The patient's choice is kept in the patient session cookie
+(next to the draft id, never in the draft itself), otherwise the browser's Accept-Language decides. The
+staff console is always English. Text in the domain modules is marked with ``app.i18n_marker.N_`` and
+translated here, at render time, from its English message id.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlsplit
+
+from flask import Flask, request, session
+from flask_babel import format_date, get_locale, gettext, refresh
+
+from app.extensions import babel
+
+SUPPORTED = ("en", "es")
+DEFAULT = "en"
+SESSION_KEY = "lang"
+NAMES = {"en": "English", "es": "Español"}  # each in its own language, for the switch
+# The English pages have always written dates as "27 March 1952"; Spanish uses its long form,
+# "27 de marzo de 1952" (CLDR).
+DATE_FORMATS = {"en": "d MMMM y", "es": "long"}
+_STAFF_PREFIXES = ("/staff", "/healthz")
+
+
+def select_locale() -> str:
+    """The language of this request: staff pages English; else the patient's choice, else the browser's."""
+    if request.path.startswith(_STAFF_PREFIXES):
+        return DEFAULT
+    chosen = session.get(SESSION_KEY)
+    if chosen in SUPPORTED:
+        return str(chosen)
+    return request.accept_languages.best_match(SUPPORTED) or DEFAULT
+
+
+def current_language() -> str:
+    """The code of the language this request is rendered in."""
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in SUPPORTED else DEFAULT
+
+
+def remember_language(code: str) -> None:
+    """Keep the patient's choice for the rest of their browser session (the draft is not touched)."""
+    session[SESSION_KEY] = code
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (with any query), else None: never an open redirect."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(ch) < 0x20 or ch in "\\\x7f" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def translate(message: str | None, **params: object) -> str:
+    """The current language's text for an English message id marked with ``N_`` (empty stays empty)."""
+    if not message:
+        return message or ""
+    return gettext(message, **params) if params else gettext(message)
+
+
+def patient_date(day: date) -> str:
+    """A date as a patient reads it in the current language ("24 de noviembre de 2026")."""
+    return format_date(day, DATE_FORMATS[current_language()])
+
+
+def init_i18n(app: Flask) -> None:
+    """Bind Flask-Babel with the locale selector and give templates the language helpers."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")  # relative to the app package
+    babel.init_app(app, locale_selector=select_locale)
+    # Flask-Babel caches the locale on ``g``, which outlives one request when an app context is already
+    # pushed (tests, CLI): choose again for every request.
+    app.before_request(refresh)
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        return {
+            "current_lang": current_language(),
+            "language_names": NAMES,
+            "supported_languages": SUPPORTED,
+            "patient_date": patient_date,
+            "t": translate,
+        }
