@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 from app import create_app
 from app.extensions import db
 from config import TestingConfig
+from tests.catalogues import compile_catalogues
 
 # Empty or unset: SQLite files under pytest's tmp_path.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -37,6 +38,11 @@ TEMPLATE_DATABASE = "mild_template"
 
 requires_sqlite = pytest.mark.skipif(ON_POSTGRES, reason="SQLite only (reason given at the test)")
 requires_postgres = pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only (reason given at the test)")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the translation catalogues if a fresh clone has none yet (make test does it as well)."""
+    compile_catalogues()
 
 
 def _make_app(database: Path | str, **overrides: object) -> Flask:
