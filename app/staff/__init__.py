@@ -74,6 +74,8 @@ login_manager.unauthorized_handler(_refuse_anonymous)
 from app.staff import (  # noqa: E402,F401
     admin_routes,
     auth_routes,
+    codebook_routes,
+    dashboard_routes,
     export_routes,
     fhir_routes,
     filters,

@@ -16,6 +16,7 @@ WORK_REQUESTS = ("frontdesk", "admin")  # assign, log contacts, change status
 ADD_NOTES = ("frontdesk", "clinician", "admin")
 EXPORT = ("frontdesk", "admin")
 ADMINISTER = ("admin",)  # accounts, audit trail, outbox
+VIEW_DASHBOARD = ("clinician", "admin")  # clinic-wide numbers, for those who run the service
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
