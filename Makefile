@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-postgres lint migrate install translations translations-update browser clean
+.PHONY: run serve test test-postgres lint migrate install translations translations-update browser bench-reliability clean
 
 # Creates the virtualenv when requirements.txt changes (or the venv is missing).
 $(BIN)/.installed: requirements.txt
@@ -62,6 +62,15 @@ test: install translations browser
 ## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
 test-postgres: install translations browser
 	scripts/with-postgres.sh $(BIN)/python -m pytest
+
+## Load-and-crash reliability run (issue 5, BENCHMARKS.md): patients submit through gunicorn while the whole
+## server is SIGKILLed and restarted; every acknowledged request must be stored exactly once, no 5xx.
+## SQLite, then PostgreSQL (scripts/with-postgres.sh). Figures also as JSON in instance/.
+BENCH_ARGS ?= --submissions 5000 --clients 64 --kills 3 --workers 4
+bench-reliability: install
+	$(BIN)/python -m bench.submit_load --database sqlite $(BENCH_ARGS) --json instance/reliability-sqlite.json
+	scripts/with-postgres.sh $(BIN)/python -m bench.submit_load --database postgres $(BENCH_ARGS) \
+		--json instance/reliability-postgres.json
 
 lint: install
 	$(BIN)/ruff check .
