@@ -260,3 +260,13 @@ def test_an_unknown_request_is_404_and_not_audited(app: Flask) -> None:
     client, _ = _signed_in(app)
     assert client.get("/staff/requests/AAAA-BBBB/fhir.json").status_code == 404
     assert _exports(app) == []
+
+
+@pytest.mark.parametrize(("role", "shown"), [("frontdesk", True), ("admin", True), ("clinician", False)])
+def test_the_queue_and_the_request_page_link_their_downloads(app: Flask, role: str, shown: bool) -> None:
+    reference = seed_request(app, "likely")
+    client, _ = _signed_in(app, role)
+    queue = client.get("/staff/requests?category=likely").text
+    assert ('href="/staff/requests.fhir.json?category=likely"' in queue) is shown
+    page = client.get(f"/staff/requests/{reference}").text
+    assert (f'href="/staff/requests/{reference}/fhir.json"' in page) is shown

@@ -19,7 +19,7 @@ from app.request_status import (
     allowed_next,
 )
 from app.screening.questions import describe_by_step
-from app.staff.access import ADD_NOTES, WORK_REQUESTS
+from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
 from app.workflow import DUPLICATE_WINDOW, assessment_of
 
@@ -72,6 +72,6 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
-        can_note=current_user.role in ADD_NOTES,
+        can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
     )
     return (page, status) if status != 200 else page
