@@ -58,7 +58,7 @@ def patient(row: Row, base_url: str) -> Resource:
         "resourceType": "Patient",
         "id": resource_id("Patient", reference),
         "extension": [
-            {"url": extension_url(base_url, name),
+            {"url": extension_url(base_url, name.replace("_", "-")),
              "valueCoding": _coding(base_url, name, row[name], str(contact.label(name, row[name])))}
             for name in ("best_time", "insurance")
         ],
