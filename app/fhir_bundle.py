@@ -70,8 +70,11 @@ def patient(row: Row, base_url: str) -> Resource:
 
 
 def risk_assessment(row: Row, base_url: str) -> Resource:
-    """The stored assessment as a ``RiskAssessment`` based on the response."""
-    reference, data = row["reference"], row["assessment"]
+    """The stored assessment as a ``RiskAssessment`` based on the response.
+
+    Category, scores and rule set come from their own columns; the rule ids from the stored assessment.
+    """
+    reference, data = row["reference"], row["assessment"] or {}
     rules = [
         {"url": extension_url(base_url, kind), "valueCoding": _coding(
             base_url, "rules", rule_id, RULE_TEXTS[rule_id].staff if rule_id in RULE_TEXTS else rule_id)}
@@ -81,21 +84,21 @@ def risk_assessment(row: Row, base_url: str) -> Resource:
         "resourceType": "RiskAssessment",
         "id": resource_id("RiskAssessment", reference),
         "extension": [
-            {"url": extension_url(base_url, "fit-score"), "valueInteger": int(data["score"])},
-            {"url": extension_url(base_url, "cook-score"), "valueInteger": int(data["cook_score"])},
+            {"url": extension_url(base_url, "fit-score"), "valueInteger": int(row["score"])},
+            {"url": extension_url(base_url, "cook-score"), "valueInteger": int(row["cook_score"])},
             *rules,
         ],
         "status": "final",
-        "method": {"coding": [_coding(base_url, "rule-set", data["rule_version"],
-                                      f"MILD self-screen rule set {data['rule_version']}")]},
+        "method": {"coding": [_coding(base_url, "rule-set", row["rule_version"],
+                                      f"MILD self-screen rule set {row['rule_version']}")]},
         "code": {"text": "Fit with the pattern MILD (minimally invasive lumbar decompression) treats"},
         "subject": {"reference": full_url("Patient", reference)},
         "occurrenceDateTime": row["screened_at"].isoformat(timespec="seconds"),
         "basis": [{"reference": full_url("QuestionnaireResponse", reference)}],
         "prediction": [{
             "outcome": {"text": "Answers fit the pattern MILD treats (a screening, not a diagnosis)"},
-            "qualitativeRisk": {"coding": [_coding(base_url, "category", data["category"],
-                                                   CATEGORY_LABELS.get(data["category"], data["category"]))]},
+            "qualitativeRisk": {"coding": [_coding(base_url, "category", row["category"],
+                                                   CATEGORY_LABELS.get(row["category"], row["category"]))]},
         }],
     }
 

@@ -151,7 +151,8 @@ def test_every_resource_of_a_request_is_valid_and_the_assessment_reads_back(cate
            "first_name": "Ana", "last_name": "García", "date_of_birth": date(1954, 4, 3), "phone": "+14155550199",
            "email": "ana@example.com", "preferred_contact": "text", "best_time": "morning",
            "preferred_language": "es", "insurance": "medicare", "message": "Call after 10",
-           "answers": answers, "assessment": assess(answers).to_dict()}
+           "answers": answers, "assessment": assess(answers).to_dict(), "score": assess(answers).score,
+           "cook_score": assess(answers).cook_score, "rule_version": RULE_VERSION}
     entries = request_entries(row, BASE)
     assert [e["resource"]["resourceType"] for e in entries] == list(MODELS)
     for entry in entries:
@@ -270,3 +271,21 @@ def test_the_queue_and_the_request_page_link_their_downloads(app: Flask, role: s
     assert ('href="/staff/requests.fhir.json?category=likely"' in queue) is shown
     page = client.get(f"/staff/requests/{reference}").text
     assert (f'href="/staff/requests/{reference}/fhir.json"' in page) is shown
+
+
+def test_the_queue_bundle_is_read_in_batches_in_queue_order(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 3)
+    monkeypatch.setattr("app.fhir_export.FETCH_BATCH", 3)
+    monkeypatch.setattr("app.fhir_export.FLUSH_ROWS", 2)
+    references = [seed_request(app, ("possible", "likely")[n % 2], phone=f"+1415555020{n}") for n in range(7)]
+    client, _ = _signed_in(app)
+    response = client.get("/staff/requests.fhir.json")
+    chunks = list(response.response)
+    response.close()
+    assert len(chunks) > 3  # the opening, a chunk every 2 requests, the close: never the whole body at once
+    data = json.loads(b"".join(chunks))
+    Bundle.model_validate(data)
+    order = [e["resource"]["identifier"][0]["value"] for e in data["entry"]
+             if e["resource"]["resourceType"] == "ServiceRequest"]
+    likely = [r for n, r in enumerate(references) if n % 2]
+    assert order == likely + [r for r in references if r not in likely]  # each once, in queue order
