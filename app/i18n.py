@@ -9,9 +9,9 @@ translated here, at render time, from its English message id.
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from flask import Flask, request, session
+from flask import Flask, request, session, url_for
 from flask_babel import format_date, get_locale, gettext, refresh
 
 from app.extensions import babel
@@ -59,6 +59,18 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def switch_target() -> str:
+    """Where the language switch comes back to: this page, or the start page for a URL that is no page.
+
+    Only the path and the check-answers ``return`` flag are kept: the link never echoes other query text, nor
+    a mistyped URL (which could hold, say, a reference) on a "page not found".
+    """
+    if request.url_rule is None or request.blueprint != "public":
+        return url_for("public.start")
+    back = request.args.get("return")
+    return request.path + (f"?{urlencode({'return': back})}" if back else "")
+
+
 def translate(message: str | None, **params: object) -> str:
     """The current language's text for an English message id marked with ``N_`` (empty stays empty)."""
     if not message:
@@ -87,5 +99,6 @@ def init_i18n(app: Flask) -> None:
             "language_names": NAMES,
             "supported_languages": SUPPORTED,
             "patient_date": patient_date,
+            "switch_target": switch_target,
             "t": translate,
         }

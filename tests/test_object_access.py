@@ -50,8 +50,10 @@ def shows_alice(text: str, reference: str) -> bool:
 def test_no_patient_url_names_a_record(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("public."):
-            # Only the questionnaire page's slug: nothing that could pick a draft, screening or request.
-            assert set(rule.arguments) <= {"slug"}, rule.rule
+            # Only the questionnaire page's slug, and the language switch's language code (en or es):
+            # nothing that could pick a draft, screening or request.
+            allowed = {"code"} if rule.endpoint == "public.choose_language" else {"slug"}
+            assert set(rule.arguments) <= allowed, rule.rule
 
 
 def test_each_patient_sees_only_their_own_result_request_and_confirmation(app: Flask) -> None:

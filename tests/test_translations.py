@@ -371,3 +371,11 @@ def test_working_days_are_counted_in_spanish(app: Flask, client) -> None:
     see_result(client, BASE_ANSWERS)
     send_request(client)
     assert "en 2 días hábiles, de lunes a viernes, de 8:00 a 17:00." in client.get("/request/sent").text
+
+
+def test_the_switch_link_echoes_no_stray_url_text(client) -> None:
+    missing = client.get("/request/K7QM-4HXT?x=1").text
+    assert 'href="/language/es?next=/"' in missing  # a URL that is no page: back to the start
+    assert "K7QM" not in missing
+    html = client.get("/?utm=abc").text
+    assert "utm" not in html
