@@ -33,7 +33,8 @@ def staff_rules(app: Flask) -> list[tuple[str, str, str]]:
 def test_the_map_has_the_console(app: Flask) -> None:
     endpoints = {endpoint for endpoint, _, _ in staff_rules(app)}
     assert {"staff.login", "staff.queue", "staff.request_detail", "staff.export_csv", "staff.accounts",
-            "staff.audit_log"} <= endpoints
+            "staff.audit_log", "staff.export_fhir", "staff.request_fhir", "staff.codebook", "staff.codebook_download",
+            "staff.dashboard"} <= endpoints
 
 
 def test_no_staff_endpoint_answers_an_anonymous_user(app: Flask, client: FlaskClient) -> None:
@@ -86,6 +87,10 @@ def test_role_matrix_on_a_real_request(app: Flask) -> None:
         "admin": {"/staff/requests": True, f"/staff/requests/{reference}": True, "/staff/requests.csv": True,
                   "/staff/admin/accounts": True, "/staff/admin/audit": True},
     }
+    for role, urls in expectations.items():  # the FHIR downloads go with the CSV; the codebook is for everyone
+        urls.update({"/staff/requests.fhir.json": urls["/staff/requests.csv"],
+                     f"/staff/requests/{reference}/fhir.json": urls["/staff/requests.csv"],
+                     "/staff/codebook": True, "/staff/codebook.csv": True, "/staff/dashboard": role != "frontdesk"})
     for role, urls in expectations.items():
         client = app.test_client()
         login(client, make_staff(app, role))
