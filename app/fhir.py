@@ -69,7 +69,7 @@ def _item_type(question: Question) -> str:
 
 
 def enable_when(question: Question, base_url: str) -> list[dict[str, Any]]:
-    """``applies`` as FHIR conditions (behaviour ``any``): each earlier answer that, on its own, makes it apply.
+    """``applies`` as FHIR conditions (behaviour ``any``): each other answer that, on its own, makes it apply.
 
     The rule is a function, so it is asked rather than read: with every other answer absent, which single
     (field, code) makes it true? That covers the "any of these answers" conditions the spec has; a test
