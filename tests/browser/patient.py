@@ -16,8 +16,11 @@ from playwright.sync_api import Locator, Page, expect
 
 from app.screening.questions import BY_FIELD, PAGE_BY_SLUG, Kind
 from tests.browser.conftest import DESKTOP, MAX_TABS, PHONE, SCREENSHOTS
+from tests.journey import CONTACT
 
 MODES = ("javascript", "no-javascript", "keyboard")
+# The pages the base answers of tests/answers.py go through, in order.
+FLOW = ("safety", "symptoms", "treatments", "treatment-time", "imaging", "scan-results", "health")
 
 
 class Patient:
@@ -150,6 +153,29 @@ class Patient:
                 self.tick(name, ["y"] if value else [])
             else:
                 self.type_into("date_of_birth" if name == "date_of_birth-day" else name, value)
+
+    def answer_everything(self, answers: Mapping[str, Any]) -> None:
+        """From the start page to the check-answers page (English link names)."""
+        self.goto("/")
+        self.shoot("start")
+        self.follow("Start now")
+        for slug in FLOW:
+            self.answer_and_continue(slug, answers)
+        self.expect_path("/check-your-answers")
+
+    def send_request(self) -> str:
+        """From the result page to the confirmation; return the reference shown."""
+        self.follow("Request a consultation")
+        self.expect_path("/request")
+        self.fill_contact(CONTACT)
+        self.shoot("request")
+        self.submit("Continue")
+        self.expect_path("/request/check")
+        self.shoot("request-check")
+        self.submit("Send request")
+        self.expect_path("/request/sent")
+        self.shoot("request-sent")
+        return self.page.locator(".reference").inner_text().strip()
 
     # --- screenshots --------------------------------------------------------------------------------------
 

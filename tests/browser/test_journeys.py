@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -17,44 +16,17 @@ from sqlalchemy import text
 
 from tests.answers import answers_with
 from tests.browser.conftest import LiveServer
-from tests.browser.patient import MODES, Patient, screenshots_folder
+from tests.browser.patient import FLOW, MODES, Patient, screenshots_folder
 from tests.conftest import raw_connection
-from tests.journey import CONTACT
 
 pytestmark = pytest.mark.browser
 
-FLOW = ("safety", "symptoms", "treatments", "treatment-time", "imaging", "scan-results", "health")
 LIKELY = "Your answers match the kind of problem MILD treats"
 
 
 def patient_in(new_context: Callable[..., BrowserContext], mode: str, screenshots: bool = False) -> Patient:
     context = new_context(java_script_enabled=mode != "no-javascript")
     return Patient(context.new_page(), mode, screenshots_folder() if screenshots else None)
-
-
-def answer_everything(patient: Patient, answers: dict[str, Any]) -> None:
-    """From the start page to the check-answers page."""
-    patient.goto("/")
-    patient.shoot("start")
-    patient.follow("Start now")
-    for slug in FLOW:
-        patient.answer_and_continue(slug, answers)
-    patient.expect_path("/check-your-answers")
-
-
-def send_request(patient: Patient) -> str:
-    """From the result page to the confirmation; return the reference shown."""
-    patient.follow("Request a consultation")
-    patient.expect_path("/request")
-    patient.fill_contact(CONTACT)
-    patient.shoot("request")
-    patient.submit("Continue")
-    patient.expect_path("/request/check")
-    patient.shoot("request-check")
-    patient.submit("Send request")
-    patient.expect_path("/request/sent")
-    patient.shoot("request-sent")
-    return patient.page.locator(".reference").inner_text().strip()
 
 
 def stored_request(live_server: LiveServer, reference: str) -> tuple[str, str, str] | None:
@@ -71,14 +43,14 @@ def test_patient_gets_a_likely_result_and_sends_a_request(
     new_context: Callable[..., BrowserContext], live_server: LiveServer, mode: str
 ) -> None:
     patient = patient_in(new_context, mode, screenshots=mode == "javascript")
-    answer_everything(patient, answers_with())
+    patient.answer_everything(answers_with())
     patient.shoot("check-your-answers")
     patient.submit("See my result")
     patient.expect_path("/result")
     expect(patient.page.get_by_role("heading", level=1)).to_have_text(LIKELY)
     patient.shoot("result")
 
-    reference = send_request(patient)
+    reference = patient.send_request()
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", reference), reference
     assert stored_request(live_server, reference) == ("likely", "new", "es")
     if mode == "javascript":
@@ -153,7 +125,7 @@ def test_validation_errors_are_shown_focused_and_corrected(
 def test_change_links_and_the_back_button(new_context: Callable[..., BrowserContext], mode: str) -> None:
     patient = patient_in(new_context, mode)
     page = patient.page
-    answer_everything(patient, answers_with())
+    patient.answer_everything(answers_with())
     pain_row = page.locator(".summary-list-row", has_text="Average pain (0 to 10)")
     expect(pain_row.locator(".summary-list-value")).to_have_text("7")
 
@@ -195,9 +167,9 @@ def test_staff_sign_in_find_the_new_request_and_change_its_status(
     new_context: Callable[..., BrowserContext], live_server: LiveServer
 ) -> None:
     patient = patient_in(new_context, "javascript")
-    answer_everything(patient, answers_with())
+    patient.answer_everything(answers_with())
     patient.submit("See my result")
-    reference = send_request(patient)
+    reference = patient.send_request()
 
     staff: Page = new_context(viewport={"width": 1280, "height": 800}).new_page()
     staff.goto("/staff/requests")
