@@ -1,8 +1,9 @@
 """Real-browser fixtures: Debian's Chromium through Playwright, against gunicorn on a free localhost port.
 
-One browser and one server for the whole run (both are slow to start); each test gets fresh browser
-contexts, so cookies never leak from one test into another. The tests skip, with a message saying why,
-only when Chromium (or Playwright) is missing, and fail instead when ``REQUIRE_BROWSER=1`` (``.ci/run``).
+One browser and one server for all of tests/browser/ (both are slow to start; package scope, so neither
+outlives these tests); each test gets fresh browser contexts, so cookies never leak from one to another.
+The tests skip, with a message saying why, only when Chromium (or Playwright) is missing, and fail
+instead when ``REQUIRE_BROWSER=1`` (``.ci/run``).
 
 The axe results of tests/browser/test_accessibility.py are collected in ``AXE_ROWS`` and printed as a
 table at the end of the run (``pytest_terminal_summary``), so they show in ``pytest -q`` output too.
@@ -57,15 +58,18 @@ def _unavailable(reason: str) -> None:
 
 
 def chromium_path() -> str:
-    """Debian's Chromium: CHROMIUM_PATH, /usr/bin/chromium, or ``chromium`` on the PATH."""
-    for candidate in (os.environ.get("CHROMIUM_PATH", ""), "/usr/bin/chromium", shutil.which("chromium") or ""):
+    """Debian's Chromium: ``CHROMIUM_PATH`` when set, else /usr/bin/chromium or ``chromium`` on the PATH."""
+    chosen = os.environ.get("CHROMIUM_PATH", "")
+    candidates = (chosen,) if chosen else ("/usr/bin/chromium", shutil.which("chromium") or "")
+    for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
-    _unavailable("Chromium is not installed (`make browser` runs apt-get install -y chromium)")
+    _unavailable(f"Chromium is not installed at {chosen or '/usr/bin/chromium'} "
+                 "(`make browser` runs apt-get install -y chromium)")
     raise AssertionError("unreachable")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     """Playwright's driver, started once."""
     try:
@@ -79,7 +83,7 @@ def playwright_instance() -> Iterator[Playwright]:
         instance.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     """One headless Chromium (Debian's, never a downloaded build) for the whole run."""
     launched = playwright_instance.chromium.launch(
@@ -118,7 +122,7 @@ def _status(url: str) -> int:
         return int(error.code)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(
     tmp_path_factory: pytest.TempPathFactory, migrated_template: Path | str, browser: Browser
 ) -> Iterator[LiveServer]:
