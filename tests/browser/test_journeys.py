@@ -53,8 +53,12 @@ def test_patient_gets_a_likely_result_and_sends_a_request(
     reference = patient.send_request()
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", reference), reference
     assert stored_request(live_server, reference) == ("likely", "new", "es")
+
+    patient.goto("/session-ended")  # where an expired draft leads
+    expect(patient.page.get_by_role("heading", level=1)).to_have_text("Your answers have been deleted")
+    patient.shoot("session-ended")
     if mode == "javascript":
-        assert len(patient.shot) == 2 * (len(FLOW) + 6)
+        assert len(patient.shot) == 2 * (len(FLOW) + 7)
 
 
 @pytest.mark.parametrize("mode", MODES)
