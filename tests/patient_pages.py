@@ -114,7 +114,7 @@ def _render_error(app: Flask, code: int) -> str:
 class _MainText(HTMLParser):
     """Collects the text inside <main>, as a reader hears it (one line per block)."""
 
-    BLOCKS = frozenset({"p", "li", "h1", "h2", "h3", "legend", "label", "dt", "dd", "div", "a", "button", "span"})
+    BLOCKS = frozenset({"p", "li", "h1", "h2", "h3", "legend", "label", "dt", "dd", "div", "a", "button", "span", "br"})
 
     def __init__(self) -> None:
         super().__init__()
