@@ -10,7 +10,6 @@ import ast
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -136,11 +135,17 @@ def english_ids() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def spanish_pages(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path | str) -> Iterator[dict[str, str]]:
-    """Every patient page in Spanish, rendered once for the module (on its own database)."""
+def spanish_pages(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path | str) -> dict[str, str]:
+    """Every patient page in Spanish, rendered once for the module (on its own database, removed at once)."""
     databases = Databases(tmp_path_factory.mktemp("es-pages"), migrated_template)
     try:
-        yield patient_pages(make_test_app(databases.migrated("es_pages")), "es")
+        app = make_test_app(databases.migrated("es_pages"))
+        try:
+            return patient_pages(app, "es")
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
     finally:
         databases.drop_all()
 
