@@ -77,6 +77,7 @@ class Figures:
     restarted_walks: int = 0
     http_requests: int = 0
     kills: int = 0
+    unplanned_server_exits: list[str] = field(default_factory=list)  # exits nobody here asked for
     server_starts: int = 0
     downtime_seconds: list[float] = field(default_factory=list)
     integrity: str = "not applicable"
@@ -102,10 +103,11 @@ class _Run:
         self.crashes: list[str] = []
         self.stats = ClientStats()
         self.finished = threading.Event()
+        self.stop = threading.Event()  # the server cannot be brought back: take no new submission
 
     def take(self) -> int | None:
         with self.lock:
-            if self.next_number >= self.submissions:
+            if self.next_number >= self.submissions or self.stop.is_set():
                 return None
             self.next_number += 1
             return self.next_number - 1
@@ -128,7 +130,7 @@ def run_load(database_url: str, workdir: Path, submissions: int, clients: int, k
         for thread in patients:
             thread.start()
         killer_errors: list[str] = []
-        killer = threading.Thread(target=_killer, args=(run, server, kills, figures, killer_errors), daemon=True)
+        killer = threading.Thread(target=_supervise, args=(run, server, kills, figures, killer_errors), daemon=True)
         killer.start()
         for thread in patients:
             thread.join()
@@ -183,17 +185,26 @@ def _patient(run: _Run, url: str, run_id: str, give_up_after: float) -> None:
             run.stats.add(client.stats)
 
 
-def _killer(run: _Run, server: GunicornServer, kills: int, figures: Figures, errors: list[str]) -> None:
-    """Kill the whole server ``kills`` times, evenly spread over the acknowledged submissions; restart it."""
-    for k in range(1, kills + 1):
-        threshold = run.submissions * k // (kills + 1)
-        while len(run.acknowledged) < threshold:
-            if run.finished.wait(0.05):
-                return
+def _supervise(run: _Run, server: GunicornServer, kills: int, figures: Figures, errors: list[str]) -> None:
+    """Kill the whole server ``kills`` times, evenly spread over the acknowledged submissions, and restart it.
+
+    Also watches for the server exiting when nobody here killed it (a crash, or a signal from outside the
+    run): that is recorded, fails the run, and the server is started again so the patients can finish.
+    """
+    thresholds = [run.submissions * k // (kills + 1) for k in range(1, kills + 1)]
+    while not run.finished.wait(0.05):
+        assert server.process is not None  # noqa: S101 - started before this thread
+        code = server.process.poll()
         try:
-            figures.downtime_seconds.append(round(server.restart_after_kill(), 2))
-        except Exception as error:  # the server did not come back: the patients will give up
-            errors.append(f"restart after kill {k}: {error!r}")
+            if code is not None:
+                figures.unplanned_server_exits.append(f"exit code {code} after {len(run.acknowledged)} acknowledged")
+                server.start()
+            elif thresholds and len(run.acknowledged) >= thresholds[0]:
+                thresholds.pop(0)
+                figures.downtime_seconds.append(round(server.restart_after_kill(), 2))
+        except Exception as error:  # the server did not come back: stop handing out submissions
+            errors.append(f"server restart failed: {error!r}")
+            run.stop.set()
             return
 
 
@@ -206,6 +217,7 @@ def _failures(figures: Figures) -> list[str]:
         "abandoned == 0": figures.abandoned == 0,
         "every submission attempted": figures.attempted == figures.submissions,
         f"kills == {figures.kills_planned}": figures.kills == figures.kills_planned,
+        "server never exited unasked": not figures.unplanned_server_exits,
         "no harness error": not figures.client_crashes,
         "integrity ok": figures.integrity in ("ok", "not applicable"),
     }
@@ -241,6 +253,7 @@ def table(figures: Figures) -> str:
         ("stored, not acknowledged", figures.stored_not_acknowledged),
         ("kills (SIGKILL to the group)", f"{figures.kills} of {figures.kills_planned}"),
         ("server starts", figures.server_starts),
+        ("server exits nobody asked for", "; ".join(figures.unplanned_server_exits) or "0"),
         ("downtime per kill (s)", ", ".join(str(d) for d in figures.downtime_seconds) or "-"),
         ("connection errors", figures.connection_errors),
         ("retries", figures.retries),
