@@ -70,11 +70,13 @@ def queue() -> str:
     """Open requests, emergencies first; filters from the query string, search text from the session."""
     filters = parse_filters(request.args, stored_search)
     clinic = current_app.extensions["clinic"]
-    page = fetch_page(db.session, filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
-    # Listing names and phone numbers is access to patient data: audited, without the search text.
+    # Listing names and phone numbers is access to patient data: audited, without the search text. Committed
+    # before the page is read: a commit expires every loaded row, and the template would then reload each of
+    # the 50 requests with a query of its own (and decrypt it again).
     record(db.session, "view_queue", now=utcnow(), staff_id=current_user.id, ip=client_ip(),
            detail={**filters.to_args(q="", after=""), "searched": bool(filters.q)})
     db.session.commit()
+    page = fetch_page(db.session, filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
     staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
     return render_template(
         "staff/queue.html", page=page, filters=filters, counts=status_counts(db.session), staff=staff,
