@@ -214,6 +214,29 @@ def test_counts_per_status(app: Flask, desk: FlaskClient) -> None:
     assert re.search(r"Closed: <strong>0</strong>", html)
 
 
+def test_status_counts_follow_every_change_in_the_database(app: Flask) -> None:
+    """The counts are kept by triggers (migration 0006): inserts, status changes, other updates and deletes."""
+    from sqlalchemy import delete, func, update
+
+    from app.models import ConsultationRequest, RequestEvent
+    from app.queue import status_counts
+
+    references = [seed_request(app, created_at=T0) for _ in range(4)]
+    with app.app_context():
+        table = ConsultationRequest.__table__
+        db.session.execute(update(table).where(table.c.reference.in_(references[:2])).values(status="in_progress"))
+        db.session.execute(update(table).where(table.c.reference == references[0]).values(status="closed"))
+        db.session.execute(update(table).where(table.c.reference == references[1]).values(score=1))  # not a status
+        db.session.execute(update(table).where(table.c.reference == references[2]).values(status="new"))  # same
+        gone = select(table.c.id).where(table.c.reference == references[3]).scalar_subquery()
+        db.session.execute(delete(RequestEvent).where(RequestEvent.request_id == gone))
+        db.session.execute(delete(table).where(table.c.reference == references[3]))
+        db.session.commit()
+        counted = dict(db.session.execute(select(table.c.status, func.count()).group_by(table.c.status)).all())
+        assert status_counts(db.session) == {"new": 1, "in_progress": 1, "scheduled": 0, "closed": 1}
+        assert {k: v for k, v in status_counts(db.session).items() if v} == counted
+
+
 def test_duplicate_marker_for_same_phone_within_30_days(app: Flask, desk: FlaskClient) -> None:
     seed_request(app, phone="+14155550150", created_at=T0 - timedelta(days=40))
     first = seed_request(app, phone="+14155550150", created_at=T0)

@@ -3,13 +3,21 @@
 from app.models.audit import AUDIT_ACTIONS, AuditEvent
 from app.models.base import UTCDateTime, utcnow
 from app.models.outbox import OutboxMessage
-from app.models.patient import CATEGORY_RANK, OPEN_STATUSES, ConsultationRequest, Draft, Screening
+from app.models.patient import (
+    CATEGORY_RANK,
+    OPEN_STATUSES,
+    ConsultationRequest,
+    Draft,
+    RequestStatusCount,
+    Screening,
+)
 from app.models.staff import ROLES, RecoveryCode, StaffSession, StaffUser
 from app.models.work import EVENT_KINDS, RequestEvent
 
 __all__ = [
     "AUDIT_ACTIONS", "CATEGORY_RANK", "EVENT_KINDS", "OPEN_STATUSES", "ROLES",
-    "AuditEvent", "ConsultationRequest", "Draft", "OutboxMessage", "RecoveryCode", "RequestEvent", "Screening",
+    "AuditEvent", "ConsultationRequest", "Draft", "OutboxMessage", "RecoveryCode", "RequestEvent",
+    "RequestStatusCount", "Screening",
     "StaffSession", "StaffUser",
     "UTCDateTime", "utcnow",
 ]
