@@ -10,6 +10,7 @@ database. No Flask import: ``create_app`` builds the keyring and calls ``configu
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -39,6 +40,12 @@ def _b64decode(text: str) -> bytes:
 
 def _b64encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _cipher(key: bytes) -> AESGCM:
+    """The AES-GCM object of ``key``, made once: setting up the key costs more than sealing a short value."""
+    return AESGCM(key)
 
 
 def parse_keys(spec: str) -> list[tuple[str, bytes]]:
@@ -101,7 +108,7 @@ class Keyring:
     def encrypt(self, plaintext: str, purpose: str) -> str:
         """Encrypt ``plaintext`` for the column named by ``purpose`` under the newest key."""
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.keys[0][1]).encrypt(nonce, plaintext.encode(), purpose.encode())
+        sealed = _cipher(self.keys[0][1]).encrypt(nonce, plaintext.encode(), purpose.encode())
         return f"{FORMAT}.{self.newest_id}.{_b64encode(nonce + sealed)}"
 
     def decrypt(self, token: str, purpose: str) -> str:
@@ -111,7 +118,7 @@ class Keyring:
             raise DecryptionError("unknown ciphertext format")
         raw = _b64decode(body)
         try:
-            plain = AESGCM(self._key(key_id)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode())
+            plain = _cipher(self._key(key_id)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode())
         except InvalidTag:
             raise DecryptionError("value does not decrypt for this column and key") from None
         return plain.decode()
