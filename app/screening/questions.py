@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from app.i18n_marker import N_
@@ -55,10 +56,15 @@ class Question:
     input_width: int = 3  # characters, for integer inputs
     invalid_message: str | None = None  # integers: what to do when it is not a whole number in range
 
-    @property
+    @cached_property  # read for every answer checked: the rules run it ~20 times an assessment
     def codes(self) -> tuple[str, ...]:
         """The valid codes, in display order."""
         return tuple(option.code for option in self.options)
+
+    @cached_property
+    def code_set(self) -> frozenset[str]:
+        """The valid codes as a set, for membership tests."""
+        return frozenset(self.codes)
 
     def label_for(self, code: str) -> str:
         """The patient-facing label of ``code`` (the code itself if unknown)."""
