@@ -18,6 +18,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 
 # A request that takes longer than this is stuck (SQLite's busy timeout is 15 s): the worker is replaced.
+# A long download that keeps sending (the CSV export of years of requests) is not stuck: post_fork wraps the
+# app so that each chunk it sends resets this timer (at most once a second). A stream that stops sending for
+# 30 s is still killed.
 timeout = 30
 # On restart, requests in flight (a patient's submission) get this long to finish.
 graceful_timeout = 30
@@ -64,5 +67,51 @@ def when_ready(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: forget the master's pool (without closing it) so the worker opens its own."""
+    """In each new worker: forget the master's pool (without closing it) so the worker opens its own.
+
+    Then wrap this worker's copy of the app so a streamed response tells the master it is alive.
+    """
     _dispose_engine(close=False)
+    worker.app.callable = StreamHeartbeat(worker.app.wsgi(), worker.notify)
+
+
+class StreamHeartbeat:
+    """WSGI middleware: while a response body is being sent, call ``notify`` (the worker's heartbeat).
+
+    A sync worker only signals the master between requests, so any response longer than ``timeout`` (a
+    million-row CSV export takes minutes) was killed halfway. Bodies that are a list, or a file sent by
+    sendfile, pass through untouched.
+    """
+
+    def __init__(self, app: Any, notify: Any, every: float = 1.0) -> None:
+        self.app, self.notify, self.every = app, notify, every
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        body = self.app(environ, start_response)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(body, list | tuple) or (wrapper is not None and isinstance(body, wrapper)):
+            return body
+        return _Beating(body, self.notify, self.every)
+
+
+class _Beating:
+    """A response body that calls ``notify`` at most every ``every`` seconds while it is iterated."""
+
+    def __init__(self, body: Any, notify: Any, every: float) -> None:
+        self.body, self.notify, self.every = body, notify, every
+
+    def __iter__(self) -> Any:
+        import time
+
+        last = time.monotonic()
+        for chunk in self.body:
+            if time.monotonic() - last >= self.every:
+                self.notify()
+                last = time.monotonic()
+            yield chunk
+
+    def close(self) -> None:
+        """Close the wrapped body (Flask's teardown runs from there)."""
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
