@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-postgres lint migrate install translations translations-update browser bench-reliability clean
+.PHONY: run serve test test-postgres lint migrate install translations translations-update browser bench-reliability bench clean
 
 # Creates the virtualenv when requirements.txt changes (or the venv is missing).
 $(BIN)/.installed: requirements.txt
@@ -71,6 +71,21 @@ bench-reliability: install
 	$(BIN)/python -m bench.submit_load --database sqlite $(BENCH_ARGS) --json instance/reliability-sqlite.json
 	scripts/with-postgres.sh $(BIN)/python -m bench.submit_load --database postgres $(BENCH_ARGS) \
 		--json instance/reliability-postgres.json
+
+## Performance bench (issue 7, BENCHMARKS.md): the app and a hello-world baseline (bench/hello.py), each under
+## gunicorn.conf.py with 2 workers as make serve, loaded by wrk (Debian's package, installed with apt-get when
+## missing); the queue and CSV export at 10,000 and 1,000,000 requests (bench/seed.py); page weights; the rules
+## module with pytest-benchmark. SQLite; BENCH_DATABASE=postgres runs it on a throwaway PostgreSQL server
+## (scripts/with-postgres.sh). Prints figure, target and holds; also writes instance/bench-$(BENCH_DATABASE).json.
+## Smaller and quicker: BENCH_PERF_ARGS="--sizes 1000,10000 --seconds 5"
+BENCH_DATABASE ?= sqlite
+BENCH_PERF_ARGS ?=
+bench: install translations
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "make bench: wrk is missing and apt-get cannot run here; sudo apt-get install wrk"; exit 1; }
+	$(if $(filter postgres,$(BENCH_DATABASE)),scripts/with-postgres.sh )$(BIN)/python -m bench.perf \
+		--database $(BENCH_DATABASE) --json instance/bench-$(BENCH_DATABASE).json $(BENCH_PERF_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
