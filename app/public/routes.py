@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.public import bp
 from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.screening import InvalidAnswers
+from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
 from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
 from app.screening.rules import emergency_flags
@@ -159,7 +161,9 @@ def needs_result(view: Callable[[Draft, Screening], str | BaseResponse]) -> Call
 def result(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The screening result with its reasons, cautions and next step."""
     db.session.commit()
-    return render_template("public/result.html", screening=screening, assessment=assessment_of(screening))
+    assessment = assessment_of(screening)
+    return render_template("public/result.html", screening=screening, assessment=assessment,
+                           checklist=visit_checklist(assessment.cautions), done_on=_clinic_day(screening.created_at))
 
 
 @bp.route("/request", methods=["GET", "POST"])
@@ -228,7 +232,14 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
     if screening.request is None:
         return see_other("public.request_details")
     db.session.commit()
-    return render_template("public/request_sent.html", consultation=screening.request)
+    checklist = visit_checklist(assessment_of(screening).cautions)
+    return render_template("public/request_sent.html", consultation=screening.request, checklist=checklist,
+                           done_on=_clinic_day(screening.request.created_at))
+
+
+def _clinic_day(moment: datetime) -> str:
+    """The day of ``moment`` in the clinic's time zone, written for the patient (for the printout)."""
+    return patient_date(moment.astimezone(current_app.extensions["clinic"].timezone).date())
 
 
 @bp.get("/language/<code>")

@@ -18,6 +18,7 @@ from app.request_status import (
     STATUS_LABELS,
     allowed_next,
 )
+from app.screening.checklist import visit_checklist
 from app.screening.questions import describe_by_step
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
@@ -67,8 +68,9 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
     for form in work.values():
         if hasattr(form, "version"):
             form.version.data = req.version  # a refused save can be retried against the current state
+    assessment = assessment_of(req.screening)
     page = render_template(
-        template, r=req, screening=req.screening, assessment=assessment_of(req.screening),
+        template, r=req, screening=req.screening, assessment=assessment, checklist=visit_checklist(assessment.cautions),
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
