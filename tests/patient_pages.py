@@ -1,8 +1,8 @@
 """Every patient page, rendered through the test client in one language: for the catalogue and reading tests.
 
-``patient_pages(app, "es")`` walks the whole flow (start, each question page, check answers, each result
-category and the emergency page, the contact form, check details, confirmation, the expired page and the
-error pages), once plainly and once with validation errors where a page has a form, and returns
+``patient_pages(app, "es")`` walks the whole flow (start, the "Learn about MILD" pages, each question page,
+check answers, each result category and the emergency page, the contact form, check details, confirmation,
+the expired page and the error pages), once plainly and once with validation errors where a page has a form, and returns
 ``{page name: html}``. The language is chosen the way a patient chooses it: with the switch link.
 """
 
@@ -37,6 +37,13 @@ RESULT_ANSWERS: dict[str, dict[str, Any]] = {
     "emergency": answers_with(red_flags=["bladder_bowel"], had_mri="no", mri_findings=None),
 }
 ERROR_CODES = (400, 404, 405, 413, 429, 500)
+# The education pages, readable without starting the questionnaire: {page name: path}.
+LEARN_PAGES = {
+    "learn about MILD": "/learn/about-mild",
+    "learn what to expect": "/learn/what-to-expect",
+    "learn research": "/learn/research",
+    "learn questions": "/learn/questions",
+}
 
 
 def choose_language(client: FlaskClient, lang: str) -> None:
@@ -56,6 +63,8 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
 
     client = fresh()
     pages["start"] = client.get("/").text
+    for name, path in LEARN_PAGES.items():
+        pages[name] = client.get(path).text
     answer_all(client, BASE_ANSWERS)
     for page in PAGES:
         pages[f"question {page.slug}"] = client.get(f"/questions/{page.slug}").text

@@ -14,6 +14,7 @@ from app.screening.questions import PAGES
 from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request
 from tests.journey import CONTACT, answer_all, csrf_token, see_result
+from tests.patient_pages import LEARN_PAGES
 
 EXPECTED_CSP = {
     "default-src": {"'self'"},
@@ -160,7 +161,9 @@ def test_no_patient_page_has_inline_code(app: Flask, client: FlaskClient) -> Non
     client.post("/request/check", data={"csrf_token": token})
     _collect(pages, client, "/request/sent")
     _collect(pages, app.test_client(), "/session-ended")
-    assert len(pages) >= len(PAGES) + 9
+    for path in LEARN_PAGES.values():
+        _collect(pages, app.test_client(), path)
+    assert len(pages) >= len(PAGES) + 9 + len(LEARN_PAGES)
     assert {path: inline_code(html) for path, html in pages.items() if inline_code(html)} == {}
 
 

@@ -28,7 +28,7 @@ from tests.conftest import Databases
 from tests.conftest import _make_app as make_test_app
 from tests.factories import login, make_staff
 from tests.journey import CONTACT, answer_all, csrf_token, error_messages, see_result, send_request
-from tests.patient_pages import choose_language, page_texts, patient_pages
+from tests.patient_pages import LEARN_PAGES, choose_language, page_texts, patient_pages
 
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -154,7 +154,8 @@ def test_every_patient_page_is_covered(spanish_pages: dict[str, str]) -> None:
     names = set(spanish_pages)
     for expected in ("start", "question safety", "question health (errors)", "check answers", "result likely",
                      "result possible", "result unlikely", "result emergency", "get help now", "contact form",
-                     "contact form (errors)", "check details", "confirmation", "expired", "error 404", "error 500"):
+                     "contact form (errors)", "check details", "confirmation", "expired", "error 404", "error 500",
+                     *LEARN_PAGES):
         assert expected in names
 
 
@@ -166,6 +167,7 @@ def test_every_patient_page_is_covered(spanish_pages: dict[str, str]) -> None:
     "contact form", "contact form (errors)", "contact form (more errors)", "check details", "confirmation",
     "result likely", "result possible", "result unlikely", "result emergency", "get help now", "expired",
     "error 400", "error 404", "error 405", "error 413", "error 429", "error 500",
+    *LEARN_PAGES,
 ])
 def test_page_is_in_spanish_without_english_text(
     name: str, spanish_pages: dict[str, str], english_ids: list[str]

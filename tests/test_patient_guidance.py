@@ -1,0 +1,246 @@
+"""Patient guidance (issue 9): the "Learn about MILD" pages, the "before your visit" checklist, and the printout.
+
+Each caution id has exactly one checklist item (app/screening/checklist.py), shown on the result page, its
+printout, the confirmation page and the staff request page. The education pages show the clinic's details
+from configuration, in English and Spanish, without a questionnaire being started.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Draft
+from app.screening.checklist import CAUTION_ITEMS, EVERYONE_ITEMS, visit_checklist
+from app.screening.rules import CAUTION_RULES, assess
+from tests.answers import answers_with
+from tests.factories import login, make_staff, patient_request
+from tests.journey import CONTACT, see_result, send_request
+from tests.patient_pages import LEARN_PAGES, choose_language, main_text
+
+SITE_CSS = Path(__file__).resolve().parent.parent / "app" / "static" / "site.css"
+SPEC_CAUTIONS = {f"K{n}" for n in range(1, 11)} | {"P1", "P2", "P3"}  # spec section 3, "Cautions"
+
+# For each caution: answers that make it, and only it, fire (checked below).
+CAUTION_ANSWERS: dict[str, dict[str, Any]] = {
+    "P1": answers_with(red_flags=["cancer_history"]),
+    "P2": answers_with(red_flags=["recent_injury"]),
+    "P3": answers_with(red_flags=["weight_loss"]),
+    "K1": answers_with(blood_thinners=["anticoagulant"]),
+    "K2": answers_with(bleeding_disorder="yes"),
+    "K3": answers_with(can_lie_prone="no"),
+    "K4": answers_with(sedation_problems="yes"),
+    "K5": answers_with(vascular_disease="not_sure"),
+    "K6": answers_with(prior_back_surgery="yes"),
+    "K7": answers_with(mri_findings=["stenosis", "thick_ligament", "slipped_vertebra"]),
+    "K8": answers_with(had_mri="no", mri_findings=None),
+    "K9": answers_with(pain_when_seated="yes"),
+    "K10": answers_with(walking_limit="cannot_walk"),
+}
+
+# A clinic that is not the demo one, to prove the pages take their details from configuration.
+RIVERSIDE = {
+    "CLINIC_NAME": "Riverside Back Care",
+    "CLINIC_PHONE": "+1 206 555 0147",
+    "CLINIC_ADDRESS": "12 Alder Way, Tacoma, WA 98402",
+    "CLINIC_HOURS": "Tuesday to Saturday, 9am to 4pm",
+    "CLINIC_HOURS_ES": "de martes a sábado, de 9:00 a 16:00",
+}
+NOT_ADVICE = {"en": "This page is for education only. It is not medical advice.",
+              "es": "Esta página es solo informativa. No es un consejo médico."}
+
+
+def text_of(response_html: str) -> str:
+    return html.unescape(main_text(response_html))
+
+
+# --- the checklist, defined once -----------------------------------------------------------------------
+
+
+def test_every_caution_in_the_spec_has_exactly_one_checklist_item() -> None:
+    assert set(CAUTION_RULES) == SPEC_CAUTIONS
+    assert set(CAUTION_ITEMS) == SPEC_CAUTIONS
+    assert len(set(CAUTION_ITEMS.values())) == len(CAUTION_ITEMS)  # no two cautions share wording
+
+
+def test_the_checklist_never_tells_a_patient_to_stop_a_medicine() -> None:
+    for text in [*CAUTION_ITEMS.values(), *(text for _, text in EVERYONE_ITEMS)]:
+        assert not re.search(r"\bstop (taking|your)\b", text, re.IGNORECASE), text
+    assert "Do not stop it on your own" in CAUTION_ITEMS["K1"]
+
+
+def test_the_checklist_lists_the_cautions_in_order_then_what_everyone_brings() -> None:
+    items = visit_checklist(("P2", "K1", "K8"))
+    assert [item.id for item in items] == ["P2", "K1", "K8", "medicines", "scan", "treatments"]
+    assert [item.from_caution for item in items] == [True] * 3 + [False] * 3
+
+
+@pytest.mark.parametrize("caution", sorted(CAUTION_ANSWERS), ids=str)
+def test_each_caution_puts_its_item_on_the_result_page_and_the_staff_view(
+    app: Flask, client: FlaskClient, caution: str
+) -> None:
+    answers = CAUTION_ANSWERS[caution]
+    assert assess(answers).cautions == (caution,)
+    result = text_of(see_result(client, answers).text)
+    assert "Before your visit" in result
+    assert CAUTION_ITEMS[caution] in result
+    others = [text for other, text in CAUTION_ITEMS.items() if other != caution]
+    assert [text for text in others if text in result] == []
+    assert all(text in result for _, text in EVERYONE_ITEMS)
+
+    reference = patient_request(app, answers)
+    staff = app.test_client()
+    login(staff, make_staff(app, "clinician"))
+    page = html.unescape(staff.get(f"/staff/requests/{reference}").text)
+    assert f"<strong>{caution}</strong> {CAUTION_ITEMS[caution]}" in page
+    assert "Patient's before-the-visit checklist" in page
+
+
+def test_the_checklist_is_in_spanish_for_the_patient_and_in_english_for_staff(app: Flask, client: FlaskClient) -> None:
+    choose_language(client, "es")
+    result = text_of(see_result(client, CAUTION_ANSWERS["K1"]).text)
+    assert "Traiga el nombre y la dosis de su medicina para diluir la sangre. No la deje por su cuenta." in result
+    assert CAUTION_ITEMS["K1"] not in result
+    send_request(client)
+    sent = text_of(client.get("/request/sent").text)
+    assert "Traiga el nombre y la dosis de su medicina para diluir la sangre." in sent
+
+    staff = app.test_client()
+    login(staff, make_staff(app, "frontdesk"))
+    reference = re.search(r'class="reference">([A-Z0-9-]+)<', client.get("/request/sent").text).group(1)
+    page = html.unescape(staff.get(f"/staff/requests/{reference}").text)
+    assert CAUTION_ITEMS["K1"] in page
+    assert html.unescape(staff.get(f"/staff/requests/{reference}/print").text).count(CAUTION_ITEMS["K1"]) == 1
+
+
+# --- the education pages ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize(("name", "path"), list(LEARN_PAGES.items()), ids=list(LEARN_PAGES))
+def test_learn_pages_render_with_the_configured_clinic(make_app: Any, lang: str, name: str, path: str) -> None:
+    app = make_app(**RIVERSIDE)
+    client = app.test_client()
+    choose_language(client, lang)
+    response = client.get(path)
+    assert response.status_code == 200
+    page = html.unescape(response.text)
+    assert f'<html lang="{lang}">' in page
+    assert re.search(r"<title>[^<]+ – Riverside Back Care</title>", page)
+    assert "Demo" not in page  # nothing of the default clinic
+    assert NOT_ADVICE[lang] in page
+    assert "(206) 555-0147" in page and 'href="tel:+12065550147"' in page
+    for other in LEARN_PAGES.values():  # every page links every other one
+        assert f'href="{other}"' in page
+    with app.app_context():  # readable without starting the questionnaire: no draft is made
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
+
+
+@pytest.mark.parametrize(("lang", "hours", "heading"), [
+    ("en", "Open Tuesday to Saturday, 9am to 4pm", "Where is the clinic?"),
+    ("es", "Horario: de martes a sábado, de 9:00 a 16:00", "¿Dónde está la clínica?"),
+])
+def test_the_questions_page_says_where_the_clinic_is(make_app: Any, lang: str, hours: str, heading: str) -> None:
+    client = make_app(**RIVERSIDE).test_client()
+    choose_language(client, lang)
+    text = text_of(client.get("/learn/questions").text)
+    where = text[text.index(heading):]
+    for detail in ("Riverside Back Care", "12 Alder Way, Tacoma, WA 98402", "(206) 555-0147", hours):
+        assert detail in where
+
+
+def test_what_to_expect_covers_before_during_and_after(client: FlaskClient) -> None:
+    text = text_of(client.get("/learn/what-to-expect").text)
+    assert text.index("Before the procedure") < text.index("During the procedure") < text.index("After the procedure")
+    for fact in ("blood tests", "after midnight", "drive you home", "loose, comfortable clothes",
+                 "about an hour early", "face down on a padded table", "single stitch or skin glue",
+                 "like a deep bruise", "two weeks", "back at work within a week", "three months later"):
+        assert fact in text
+
+
+def test_research_page_names_its_studies_and_promises_nothing(client: FlaskClient) -> None:
+    text = text_of(client.get("/learn/research").text)
+    for study in ("MiDAS ENCORE", "Benyamin and Staats, 2016", "Staats and others, 2018", "MOTION",
+                  "Deer and others, 2022", "Deer and others, 2024", "Mekhail and others, 2021"):
+        assert study in text
+    assert "cannot tell you how you will feel" in text
+    assert "cannot tell you if your insurance will pay" in text
+    assert not re.search(r"\b(guarantee|will cure|will pay)\b", text.replace("insurance will pay", ""), re.I)
+
+
+@pytest.mark.parametrize("where", ["start", "result", "confirmation"])
+def test_start_result_and_confirmation_link_to_the_learn_pages(client: FlaskClient, where: str) -> None:
+    if where == "start":
+        page = client.get("/").text
+    else:
+        page = see_result(client, answers_with()).text
+        if where == "confirmation":
+            send_request(client)
+            page = client.get("/request/sent").text
+    main = page[page.index("<main"):page.index("</main>")]
+    assert 'href="/learn/about-mild"' in main
+    footer = page[page.index("<footer"):]
+    assert all(f'href="{path}"' in footer for path in LEARN_PAGES.values())
+
+
+# --- the printout -------------------------------------------------------------------------------------
+
+
+def _print_rules() -> str:
+    css = SITE_CSS.read_text()
+    start = css.index("@media print {")
+    return css[start:]
+
+
+def test_the_print_stylesheet_hides_navigation_switch_buttons_and_footer() -> None:
+    rules = _print_rules()
+    hidden = re.search(r"\n\s*([^{}]+)\{\s*display:\s*none\s*!important;\s*\}", rules)
+    assert hidden
+    selectors = {s.strip() for s in hidden.group(1).split(",")}
+    assert {".header", ".language-select", ".footer", ".button", ".print-actions", ".no-print"} <= selectors
+    assert re.search(r"\.print-only\s*\{\s*display:\s*block;", rules)
+    assert re.search(r"^\.print-only \{ display: none; \}", SITE_CSS.read_text(), re.MULTILINE)  # screen
+
+
+@pytest.mark.parametrize("where", ["result", "confirmation"])
+def test_result_and_confirmation_offer_print_or_save(client: FlaskClient, where: str) -> None:
+    page = see_result(client, CAUTION_ANSWERS["K3"]).text
+    if where == "confirmation":
+        send_request(client)
+        page = client.get("/request/sent").text
+    assert '<link rel="stylesheet" href="/static/site.css">' in page
+    assert '<script src="/static/print.js" defer></script>' in page
+    assert re.search(r'<button type="button" class="button button--secondary" data-print-button hidden>'
+                     r"Print or save this page</button>", page)
+    assert "open your browser’s menu and choose Print" in html.unescape(page)  # works without JavaScript
+    heading = re.search(r'<div class="print-only print-heading">(.*?)</div>', page, re.S)
+    assert heading
+    today = re.search(r"self-check, (\d{1,2} \w+ \d{4})", heading.group(1))
+    assert today and "Demo Spine &amp; Pain Clinic" in heading.group(1) and "(415) 555-0134" in heading.group(1)
+    assert CAUTION_ITEMS["K3"] in html.unescape(page)
+
+
+def test_print_script_is_a_static_file_that_calls_window_print(client: FlaskClient) -> None:
+    with client.get("/static/print.js") as response:
+        assert response.status_code == 200
+        assert "window.print()" in response.text
+
+
+def test_no_contact_details_on_the_printouts(client: FlaskClient) -> None:
+    result = see_result(client, answers_with()).text
+    send_request(client, {**CONTACT, "email": "ana.garcia@example.com", "preferred_contact": "email"})
+    confirmation = client.get("/request/sent").text
+    for page in (result, confirmation):
+        plain = html.unescape(page)
+        for detail in ("Ana", "García", "555-0199", "5550199", "ana.garcia@example.com", "1954",
+                       "Please call after 10"):
+            assert detail not in plain, detail
+    assert re.search(r'class="reference">[A-Z2-9]{4}-[A-Z2-9]{4}<', confirmation)  # the reference is kept
