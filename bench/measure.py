@@ -82,9 +82,11 @@ def export_csv(server: AppServer, cookie: str) -> dict[str, Any]:
         response = connection.getresponse()
         if response.status != 200:
             error = f"status {response.status}"
+        previous = b""
         while chunk := response.read(1 << 16):
             size += len(chunk)
-            lines += chunk.count(b"\r\n")
+            lines += chunk.count(b"\r\n") + (previous.endswith(b"\r") and chunk.startswith(b"\n"))
+            previous = chunk
     except (http.client.HTTPException, OSError) as failure:
         error = f"{type(failure).__name__} after {time.monotonic() - began:.1f} s"
     finally:
