@@ -134,19 +134,26 @@ def run(args: argparse.Namespace, database_url: str, work: Path) -> list[Figure]
             figures += patient_figures(server, app, base, args, work)
     queue: dict[int, dict[str, Load]] = {}
     for size in args.sizes if "queue" not in skip else ():
-        with app.app_context():
+        size_app, size_server, size_staff = app, server, staff_id
+        if size in args.prepared:  # a database filled beforehand (same loader), served on its own
+            migrate(args.prepared[size])
+            size_app = create_app(SQLALCHEMY_DATABASE_URI=args.prepared[size])
+            size_staff = ensure_staff(size_app)
+            (work / f"app-{size}").mkdir()
+            size_server = AppServer(args.prepared[size], work / f"app-{size}", workers=args.workers)
+        with size_app.app_context():
             present = db.session.scalar(select(func.count()).select_from(ConsultationRequest)) or 0
             if size > present:
                 print(f"seeding {size - present} requests ...", file=sys.stderr, flush=True)
-                present = seed.load(db.session, size - present, staff_id)
+                present = seed.load(db.session, size - present, size_staff)
         size = max(size, present)  # a given database may hold more already
-        with server:
-            client = staff_sign_in(server.url)
+        with size_server:
+            client = staff_sign_in(size_server.url)
             search = staff_search(client, seed.SEARCHED_NAME)
             cookie = cookie_header(client)
-            queue[size] = queue_figures(server, size, cookie, search, args)
-        with server:  # fresh workers, so the peak memory is the export's
-            export = export_csv(server, cookie)
+            queue[size] = queue_figures(size_server, size, cookie, search, args)
+        with size_server:  # fresh workers, so the peak memory is the export's
+            export = export_csv(size_server, cookie)
         figures += _size_figures(size, queue, export, args)
     if "rules" not in skip:
         figures += rules_figures(work)
@@ -209,9 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures and the machine as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: patient, queue, rules")
+    parser.add_argument("--prepared", action="append", default=[], metavar="SIZE=URL",
+                        help="measure size SIZE on this database, filled beforehand with bench/seed.py (topped up "
+                             "to SIZE, never dropped); the rest of the run uses its own database")
     parser.add_argument("--database-url", help="use this database (migrated, seeded up to each size, never dropped) "
                         "instead of a fresh one")
     args = parser.parse_args(argv)
+    args.prepared = {int(size): url for size, _, url in (item.partition("=") for item in args.prepared)}
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     work = Path(tempfile.mkdtemp(prefix="mild-perf-"))

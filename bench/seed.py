@@ -167,7 +167,8 @@ def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int
     if session.get_bind().dialect.name == "postgresql":
         for name in ("screening", "consultation_request"):
             session.execute(select(func.setval(func.pg_get_serial_sequence(name, "id"),
-                                               select(func.max(column("id"))).select_from(table(name)))))
+                                               select(func.max(column("id"))).select_from(table(name))
+                                               .scalar_subquery())))
     session.commit()
     return session.scalar(select(func.count()).select_from(ConsultationRequest)) or 0
 
