@@ -36,6 +36,7 @@ from tests.browser.probes import (
     TARGET_SIZE_JS,
 )
 from tests.journey import CONTACT
+from tests.patient_pages import LEARN_PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -139,6 +140,9 @@ def walk_patient_pages(browser: Browser, live_server: LiveServer, language: str)
         page = context.new_page()
         use_language(page, live_server, language, "/")
         stops.append(measure(page, "start", language, "empty"))
+        for name, path in LEARN_PAGES.items():
+            page.goto(path)
+            stops.append(measure(page, name, language, "empty"))
         patient = Patient(page, "javascript")
         answers = answers_with()
         page.goto(f"/questions/{FLOW[0]}")
@@ -300,7 +304,7 @@ def check(stops: list[Stop], attribute: str) -> None:
 
 
 def test_patient_pages_have_no_axe_violations(patient_stops: list[Stop]) -> None:
-    assert len(patient_stops) == 2 * len(FLOW) + 10
+    assert len(patient_stops) == 2 * len(FLOW) + 10 + len(LEARN_PAGES)
     check(patient_stops, "axe")
 
 
