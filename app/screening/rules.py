@@ -32,6 +32,12 @@ def _findings(a: Answers) -> list[str]:
     return list(a.get("mri_findings") or []) if str(a.get("had_mri", "")).startswith("yes") else []
 
 
+def _narrowing_elsewhere(findings: list[str]) -> bool:
+    """Rule U3 on the scan findings: something else explains the narrowing, and no thick ligament."""
+    return (bool(findings) and "thick_ligament" not in findings and "not_sure" not in findings
+            and bool(ELSEWHERE.intersection(findings)))
+
+
 EMERGENCY_FLAGS = frozenset({"bladder_bowel", "saddle_numbness", "worsening_weakness", "fever"})
 THINNERS = frozenset({"aspirin", "antiplatelet", "anticoagulant", "not_sure"})
 LIMITED_WALKING = frozenset({"under_5_min", "5_to_15_min", "15_to_30_min"})
@@ -57,8 +63,7 @@ CORE_RULES: dict[str, tuple[int, Rule]] = {
 AGAINST_RULES: dict[str, Rule] = {
     "U1": lambda a: a["leg_symptoms"] == "none",
     "U2": lambda a: a["worse_standing_walking"] == "no" and a["relief_sitting_bending"] == "no",
-    "U3": lambda a: bool(_findings(a)) and "thick_ligament" not in _findings(a)
-    and "not_sure" not in _findings(a) and bool(ELSEWHERE.intersection(_findings(a))),
+    "U3": lambda a: _narrowing_elsewhere(_findings(a)),
     "U4": lambda a: a["walking_limit"] == "over_30_min",
 }
 
