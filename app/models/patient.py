@@ -73,6 +73,8 @@ class ConsultationRequest(db.Model):
         Index("ix_consultation_request_email_index_created_at", "email_index", "created_at"),
         Index("ix_consultation_request_queue_last_name", "last_name_index", "category_rank", "created_at", "id"),
         Index("ix_consultation_request_queue_all", "category_rank", "created_at", "id"),  # "All", and the export
+        Index("ix_consultation_request_queue_open_assignee", "is_open", "assignee_id", "category_rank", "created_at",
+              "id"),
         Index("ix_consultation_request_created_at", "created_at"),
     )
 
