@@ -20,6 +20,7 @@ from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
+from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
@@ -41,8 +42,8 @@ def see_other(endpoint: str, **values: object) -> BaseResponse:
 
 @bp.context_processor
 def questionnaire() -> dict[str, object]:
-    """The question definitions, for the templates that render them."""
-    return {"questions": BY_FIELD}
+    """The question definitions, and the cached rendering of a question, for the templates that show them."""
+    return {"questions": BY_FIELD, "question_html": question_html}
 
 
 @bp.after_request

@@ -1,0 +1,71 @@
+"""The kept rendering of a question (app/public/question_html.py) is always what the macro renders now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, get_template_attribute, session
+from markupsafe import Markup
+
+from app.public.forms import form_class
+from app.public.question_html import question_html
+from app.screening.questions import BY_FIELD, PAGES, Kind, Question
+
+
+def _answers(question: Question) -> Iterator[Any]:
+    """Nothing, then each answer a patient can give on its own (and two codes at once for checkboxes)."""
+    yield None
+    if question.kind is Kind.INTEGER:
+        yield from (question.minimum, question.maximum)
+        return
+    for code in question.codes:
+        yield [code] if question.kind is Kind.MULTI else code
+    if question.kind is Kind.MULTI:
+        yield [code for code in question.codes if code not in question.exclusive][:2]
+
+
+def _macro(field: Any) -> Markup:
+    html: Markup = get_template_attribute("macros/fields.html", "question")(field, BY_FIELD[field.name])
+    assert isinstance(html, Markup)  # the macro escaped its text
+    return html
+
+
+def _render_both(app: Flask, lang: str, name: str, answer: Any) -> tuple[Markup, Markup]:
+    page = next(page for page in PAGES if name in page.fields)
+    with app.test_request_context(f"/questions/{page.slug}"):
+        session["lang"] = lang
+        field = form_class(page)(data={name: answer})[name]
+        return question_html(field), _macro(field)
+
+
+def test_every_question_and_answer_matches_the_macro_in_both_languages(app: Flask) -> None:
+    # The second pass reads from a cache that every other answer and the other language have filled: a
+    # kept rendering must never leak into another answer or language.
+    for _ in range(2):
+        for lang in ("en", "es"):
+            for name, question in BY_FIELD.items():
+                for answer in _answers(question):
+                    kept, fresh = _render_both(app, lang, name, answer)
+                    assert kept == fresh, (name, answer, lang)
+
+
+def test_the_cache_keeps_languages_apart(app: Flask) -> None:
+    english, _ = _render_both(app, "en", "red_flags", None)
+    spanish, _ = _render_both(app, "es", "red_flags", None)
+    assert english != spanish
+    assert _render_both(app, "en", "red_flags", None)[0] == english
+
+
+def test_a_field_with_an_error_or_posted_data_is_rendered_afresh(app: Flask) -> None:
+    page = PAGES[0]
+    name = page.fields[0]
+    with app.test_request_context(f"/questions/{page.slug}", method="POST", data={name: "not-a-code"}):
+        form = form_class(page)(meta={"csrf": False})
+        form.validate()
+        field = form[name]
+        assert field.errors
+        html = question_html(field)
+        assert html == _macro(field)
+        assert 'class="error-message"' in html
+    assert not any(key[0] == name and key[2] == "not-a-code" for key in app.extensions.get("question_html", {}))
