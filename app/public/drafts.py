@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from flask import current_app, session
 
-from app.drafts import find_draft, start_draft, touch
+from app.drafts import find_answers, find_draft, start_draft, touch
 from app.extensions import db
 from app.models import Draft, utcnow
 
@@ -34,6 +35,22 @@ def current_draft() -> Draft | None:
         raise DraftExpired
     touch(draft, now())
     return draft
+
+
+def current_answers() -> dict[str, Any] | None:
+    """The answers of the patient's live draft (None without one); raise DraftExpired as ``current_draft`` does.
+
+    For pages that only show answers: no Draft object is loaded.
+    """
+    token = session.get(SESSION_KEY)
+    if token is None:
+        return None
+    answers = find_answers(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"])
+    if answers is None:
+        session.pop(SESSION_KEY, None)
+        db.session.commit()  # persist the removal of an expired draft
+        raise DraftExpired
+    return answers
 
 
 def draft_for_saving() -> Draft:

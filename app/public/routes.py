@@ -18,7 +18,7 @@ from app.i18n import SUPPORTED, current_language, patient_date, remember_languag
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
-from app.public.drafts import DraftExpired, current_draft, draft_for_saving, now
+from app.public.drafts import DraftExpired, current_answers, current_draft, draft_for_saving, now
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.public.question_html import question_html
 from app.screening import InvalidAnswers
@@ -72,8 +72,9 @@ def question_page(slug: str) -> str | BaseResponse:
         page = get_page(slug)
     except UnknownPage:
         abort(404)
-    draft = draft_for_saving() if request.method == "POST" else current_draft()
-    answers = draft.answers if draft else {}
+    # A GET only shows answers: read them alone, without loading (and decrypting) the whole draft.
+    draft = draft_for_saving() if request.method == "POST" else None
+    answers = draft.answers if draft is not None else current_answers() or {}
     returning = request.args.get("return") == RETURN_TO_CHECK
     if not page.is_shown(answers):  # e.g. scan results after answering "no scan"
         return _after_page(page, answers, returning)
@@ -84,10 +85,11 @@ def question_page(slug: str) -> str | BaseResponse:
     if form.validate_on_submit():
         assert draft is not None  # noqa: S101 - created above for every POST
         save_answers(draft, form.answers(), now())
+        answers = draft.answers  # kept before the commit expires the draft: reading it after would reload the row
         db.session.commit()
-        if page.slug == "safety" and emergency_flags(draft.answers["red_flags"]):
+        if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
-        return _after_page(page, draft.answers, returning)
+        return _after_page(page, answers, returning)
     db.session.commit()
     back = previous_page(page, answers)
     return render_template("public/question.html", page=page, form=form, returning=returning,
