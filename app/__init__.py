@@ -84,7 +84,10 @@ def register_extensions(app: Flask) -> None:
     redact_database_rows()  # SQLAlchemy's DEBUG log would show decrypted patient details
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    login_manager.init_app(app)
+    # Flask-Login's own context processor loads the user for every template, patient pages included: there
+    # its "strong" session protection found no staff identity in the patient cookie, rewrote the cookie and
+    # cleared a remember cookie on every page. register_template_context gives templates the lazy proxy.
+    login_manager.init_app(app, add_context_processor=False)
     limiter.init_app(app)
     init_i18n(app)  # Flask-Babel: patient pages in English or Spanish
 
@@ -149,8 +152,10 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
-    """Make the clinic's details available to every template."""
+    """Make the clinic's details, and the signed-in member of staff, available to every template."""
+    from flask_login import current_user
 
     @app.context_processor
     def inject_clinic() -> dict[str, object]:
-        return {"clinic": app.extensions["clinic"]}
+        # current_user is Flask-Login's proxy: the user is loaded only when a (staff) template reads it.
+        return {"clinic": app.extensions["clinic"], "current_user": current_user}

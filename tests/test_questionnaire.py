@@ -257,3 +257,12 @@ def test_changing_an_answer_after_the_result_gives_a_new_screening(app: Flask, c
     with app.app_context():
         categories = db.session.scalars(select(Screening.category).order_by(Screening.id)).all()
         assert categories == ["likely", "possible"]
+
+
+def test_showing_a_page_leaves_the_patient_cookie_alone(client: FlaskClient) -> None:
+    # Only a change (a new draft, a language choice) sets the cookie; reading a page must not re-sign it, nor
+    # touch the staff console's sign-in state (Flask-Login used to clear a remember cookie on every page).
+    answer_all(client, {"red_flags": ["none"]})
+    response = client.get("/questions/symptoms")
+    assert response.status_code == 200
+    assert response.headers.getlist("Set-Cookie") == []
