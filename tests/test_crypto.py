@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
@@ -50,3 +52,23 @@ def test_blind_index_is_keyed_and_purpose_specific() -> None:
 def test_bad_key_configuration_is_refused(spec: str) -> None:
     with pytest.raises(KeyConfigError):
         Keyring.from_specs(spec, INDEX)
+
+
+def test_a_column_decryptor_reads_and_refuses_exactly_as_decrypt() -> None:
+    old = new_key_spec("k1")
+    before = Keyring.from_specs(old, INDEX)
+    ring = Keyring.from_specs(f"{new_key_spec('k2')},{old}", INDEX)
+    decrypt = ring.decryptor("request.last_name")
+    for text in ("García", "", "😀 " * 40, "=1+1"):
+        assert decrypt(ring.encrypt(text, "request.last_name")) == text
+        assert decrypt(before.encrypt(text, "request.last_name")) == text  # an older key, named in the value
+    token = ring.encrypt("+14155550100", "request.phone")
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    for bad in (token, tampered, "v2.k2." + token.split(".", 2)[2], "v1.k2", "plain", "v1.k9." + token.split(".")[2],
+                "v1.k2.not*base64é"):
+        with pytest.raises(Exception) as slow:
+            ring.decrypt(bad, "request.last_name")
+        with pytest.raises(slow.type, match=re.escape(str(slow.value))):
+            decrypt(bad)
+    with pytest.raises(KeyConfigError):
+        Keyring.from_specs(new_key_spec("k3"), INDEX).decryptor("p")(before.encrypt("x", "p"))

@@ -1,0 +1,144 @@
+"""The CSV export's fast path (app/export_fast.py) writes the reference's file byte for byte, chunk for chunk.
+
+The reference is ``app/export.py``'s ``write_csv(fetch_rows(...))``: SQLAlchemy's typed rows and one ``cell()``
+per column. The rows here are chosen to reach every branch the fast path takes on its own: blanks, formula-like
+and quoted text, multiple choice in every shape, codes no question has, integers of the wrong type, missing
+rule lists, timestamps, and contact details under an older encryption key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from app import crypto
+from app.crypto import Keyring, new_key_spec, parse_keys
+from app.export import _CSV_SELECTED, fetch_rows, stream_csv, write_csv
+from app.export_fast import CACHE_LIMIT, _Lines
+from app.extensions import db
+from app.models import ConsultationRequest, Screening
+from app.queue import QueueFilters, build_query
+from app.search_index import request_indexes
+from tests.answers import answers_with
+from tests.factories import make_staff
+
+TZ = ZoneInfo("America/Los_Angeles")
+K_OLD, K_NEW = new_key_spec("old"), new_key_spec("new")
+
+# (answers, assessment) pairs: the usual, then everything a stored screening could still hold.
+SCREENINGS: list[tuple[Any, Any]] = [
+    (answers_with(), {"reasons": ["C1", "C2"], "unmet": [], "cautions": ["W1"]}),
+    (answers_with(had_mri="no", mri_findings=None), {"reasons": [], "unmet": ["C3"], "cautions": []}),
+    (answers_with(red_flags=["fever", "weight_loss"]), {"reasons": ["E1"], "unmet": [], "cautions": []}),
+    (answers_with(red_flags=["weight_loss", "fever"]), {"reasons": ["E1"]}),  # other order; two lists missing
+    (answers_with(red_flags=[]), {"reasons": "E1", "unmet": None, "cautions": []}),  # a string is joined by char
+    (answers_with(mri_findings=["stenosis", "no_such_code"], walking_limit="no_such_code"), {}),
+    (answers_with(pain_score=True, age=7.0, main_pain=3), {"reasons": [], "unmet": [], "cautions": []}),
+    (answers_with(mri_findings=[1, True], blood_thinners=[["nested"]]), {"reasons": ["C1"]}),
+    ({"red_flags": ["none"]}, {"reasons": []}),  # most answers missing: blank cells
+    ({}, {"unmet": ["C1", "C2", "C3"]}),
+]
+# Contact details a patient could type, including what spreadsheets would run or that needs quoting.
+PEOPLE: list[dict[str, Any]] = [
+    {"first_name": "Ana", "last_name": "García", "email": None, "message": None},
+    {"first_name": "=HYPERLINK(\"x\")", "last_name": "@SUM(A1)", "email": "-x@example.com", "message": "+1 call me"},
+    {"first_name": "O'Brien, Jr", "last_name": 'Say "hi"', "email": "a@example.com",
+     "message": "Line one\r\nline two, with a comma\nand \"quotes\""},
+    {"first_name": "\tTab", "last_name": "\rReturn", "email": None, "message": ""},
+    {"first_name": " Space", "last_name": "李", "email": "li@example.com", "message": "😀 emoji"},
+]
+
+
+def _store(app: Flask, count: int, *, since: int = 0, duplicate_of: int | None = None,
+           assignee: int | None = None) -> list[int]:
+    """``count`` requests with varied contact details, answers and times; their ids."""
+    start = datetime(2026, 3, 8, 9, 30, 15, 123456, tzinfo=UTC)  # the day clocks change in the clinic's zone
+    ids = []
+    with app.app_context():
+        for number in range(since, since + count):
+            answers, assessment = SCREENINGS[number % len(SCREENINGS)]
+            person = PEOPLE[number % len(PEOPLE)]
+            created = start + timedelta(hours=number * 7, seconds=number)
+            screening = Screening(answers=answers, assessment=assessment, category="likely", score=number % 11,
+                                  cook_score=number % 6, rule_version="2026.1", created_at=created)
+            phone = f"+1415555{number:04d}"
+            request = ConsultationRequest(
+                reference=f"F{number:06d}", screening=screening, category=("likely", "possible")[number % 2],
+                category_rank=1 + number % 2, score=number % 11,
+                date_of_birth=date(1950, 1, 1) + timedelta(days=number),
+                phone=phone, **request_indexes(phone=phone, email=person["email"], last_name=person["last_name"]),
+                preferred_contact=("phone", "text", "email", "pigeon")[number % 4],
+                best_time=("morning", "any")[number % 2], preferred_language=("en", "es", "other")[number % 3],
+                insurance=("medicare", "not_sure", "+formula")[number % 3], consent_contact=number % 5 != 0,
+                screen_language=("en", "es")[number % 2], status=("new", "closed")[number % 2],
+                outcome=(None, "consult_booked")[number % 2], is_open=number % 2 == 0,
+                scheduled_for=created + timedelta(days=3) if number % 3 == 0 else None,
+                assignee_id=assignee if number % 2 else None, duplicate_of_id=duplicate_of if number % 4 == 1 else None,
+                created_at=created, updated_at=created + timedelta(minutes=number),
+                **{key: value for key, value in person.items()})
+            db.session.add(request)
+            db.session.flush()
+            ids.append(request.id)
+        db.session.commit()
+    return ids
+
+
+def _exports(app: Flask, filters: QueueFilters | None = None) -> tuple[list[str], list[str]]:
+    """(fast chunks, reference chunks) of the same export."""
+    with app.app_context():
+        query = build_query(filters or QueueFilters(status="all"), staff_id=1, tz=TZ, region="US")
+        fast = list(stream_csv(db.session, query, TZ))
+        reference = list(write_csv(fetch_rows(db.session, query, _CSV_SELECTED), TZ))
+        db.session.remove()
+    return fast, reference
+
+
+def test_fast_export_is_the_reference_byte_for_byte(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 7)  # many keyset batches, chunks across batch boundaries
+    monkeypatch.setattr("app.export.FLUSH_ROWS", 5)
+    staff = make_staff(app, "frontdesk")
+    first = _store(app, 1)[0]
+    _store(app, 59, since=1, duplicate_of=first, assignee=staff["id"])
+    fast, reference = _exports(app)
+    assert fast == reference
+    text = "".join(fast)
+    assert text.count("\n") > 60 and "'=HYPERLINK" in text and "'@SUM(A1)" in text and "García" in text
+    # Only the filtered queue, as the reference: the requests of one category.
+    fast, reference = _exports(app, QueueFilters(status="all", category="possible"))
+    assert fast == reference and len(fast) > 1
+
+
+def test_contact_details_under_an_older_key_are_exported(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    index_key = crypto.keyring().index_key
+    monkeypatch.setattr(crypto, "_keyring", Keyring(tuple(parse_keys(K_OLD)), index_key))
+    _store(app, 6)  # written under "old"
+    monkeypatch.setattr(crypto, "_keyring", Keyring(tuple(parse_keys(f"{K_NEW},{K_OLD}")), index_key))
+    _store(app, 6, since=6)  # written under "new", after the key was added (before any rotation)
+    fast, reference = _exports(app)
+    assert fast == reference
+    rows = "".join(fast).count("García")
+    assert rows == 3  # numbers 0, 5 and 10: two under the old key, one under the new
+
+
+def test_a_value_copied_into_another_column_does_not_decrypt(app: Flask) -> None:
+    _store(app, 1)
+    with app.app_context():  # plain SQL: the column type would encrypt the ciphertext again
+        db.session.execute(text("UPDATE consultation_request SET first_name = phone"))
+        db.session.commit()
+    with pytest.raises(crypto.DecryptionError):
+        _exports(app)
+
+
+def test_caches_stay_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export_fast.CACHE_LIMIT", 2)
+    _store(app, 20)
+    fast, reference = _exports(app)
+    assert fast == reference
+    with app.app_context():
+        lines = _Lines(TZ)
+    assert CACHE_LIMIT >= 1024 and lines.rule_ids == {}
