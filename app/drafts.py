@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from app.models import Draft
 from app.screening.questions import drop_inapplicable
@@ -39,11 +40,16 @@ def _plausible(token: object) -> bool:
     return bool(token) and isinstance(token, str) and len(token) <= 128
 
 
-def find_draft(session: Session, token: str | None, now: datetime, idle: timedelta) -> Draft | None:
-    """The live draft for ``token``, or None when there is none or it has expired (and is removed)."""
+def find_draft(
+    session: Session, token: str | None, now: datetime, idle: timedelta, options: Sequence[ORMOption] = ()
+) -> Draft | None:
+    """The live draft for ``token``, or None when there is none or it has expired (and is removed).
+
+    ``options``: loader options for what the caller reads (e.g. the screening joined in, the contact deferred).
+    """
     if not _plausible(token):
         return None
-    draft = session.get(Draft, hash_token(str(token)))
+    draft = session.get(Draft, hash_token(str(token)), options=list(options))
     if draft is None:
         return None
     if now - draft.updated_at > idle:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from flask import current_app, session
+from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from app.drafts import find_answers, find_draft, start_draft, touch
 from app.extensions import db
-from app.models import Draft, utcnow
+from app.models import Draft, Screening, utcnow
 
 SESSION_KEY = "draft"
 
@@ -23,12 +26,19 @@ def now() -> datetime:
     return utcnow()
 
 
-def current_draft() -> Draft | None:
-    """The patient's live draft; raise DraftExpired if their cookie names one that has gone."""
+# What is loaded with the draft, by what the page reads: each lazy load is another query on the request's path.
+# A questionnaire POST reads and writes answers only: the contact details (decrypted on load) wait until read.
+FOR_ANSWERS: tuple[ORMOption, ...] = (defer(Draft.contact),)
+# The result and request pages read the screening and whether it has a request: one query with both joined.
+WITH_RESULT: tuple[ORMOption, ...] = (joinedload(Draft.screening).joinedload(Screening.request),)
+
+
+def current_draft(options: Sequence[ORMOption] = ()) -> Draft | None:
+    """The patient's live draft, loaded with ``options``; DraftExpired if their cookie names one that has gone."""
     token = session.get(SESSION_KEY)
     if token is None:
         return None
-    draft = find_draft(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"])
+    draft = find_draft(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], options)
     if draft is None:
         session.pop(SESSION_KEY, None)
         db.session.commit()  # persist the removal of an expired draft
@@ -55,7 +65,7 @@ def current_answers() -> dict[str, Any] | None:
 
 def draft_for_saving() -> Draft:
     """The patient's draft, created (and its token put in the cookie) on their first answer."""
-    draft = current_draft()
+    draft = current_draft(FOR_ANSWERS)
     if draft is None:
         token, draft = start_draft(db.session, now())
         session[SESSION_KEY] = token

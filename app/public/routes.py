@@ -18,7 +18,7 @@ from app.i18n import SUPPORTED, current_language, patient_date, remember_languag
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
-from app.public.drafts import DraftExpired, current_answers, current_draft, draft_for_saving, now
+from app.public.drafts import WITH_RESULT, DraftExpired, current_answers, current_draft, draft_for_saving, now
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.public.question_html import question_html
 from app.screening import InvalidAnswers
@@ -151,7 +151,7 @@ def needs_result(view: Callable[[Draft, Screening], str | BaseResponse]) -> Call
 
     @wraps(view)
     def wrapped() -> str | BaseResponse:
-        draft = current_draft()
+        draft = current_draft(WITH_RESULT)
         if draft is None or draft.screening is None:
             return see_other("public.check_answers")
         return view(draft, draft.screening)
