@@ -133,16 +133,17 @@ class Keyring:
         ciphers = {key_id: _cipher(key) for key_id, key in self.keys}
         associated = purpose.encode()
         urlsafe = bytes.maketrans(b"-_", b"+/")
+        padding = (b"", b"===", b"==", b"=")  # by length % 4, as _b64decode pads
 
         def decrypt(token: str) -> str:
-            parts = token.split(".", 2)
-            cipher = ciphers.get(parts[1]) if len(parts) == 3 and parts[0] == FORMAT else None
-            if cipher is None:
+            try:
+                version, key_id, body = token.split(".", 2)
+                cipher = ciphers[key_id]
+                # base64.urlsafe_b64decode without its Python layers: translate, pad, decode (non-strict, the same)
+                raw = binascii.a2b_base64(body.encode("ascii").translate(urlsafe) + padding[len(body) % 4])
+            except (ValueError, KeyError):  # not three parts, an unknown key id, not base64 (or not ASCII)
                 return self.decrypt(token, purpose)  # raises the error ``decrypt`` gives for it
-            body = parts[2]
-            try:  # base64.urlsafe_b64decode without its Python layers: translate, pad, decode (non-strict too)
-                raw = binascii.a2b_base64(body.encode("ascii").translate(urlsafe) + b"=" * (-len(body) % 4))
-            except ValueError:
+            if version != FORMAT:
                 return self.decrypt(token, purpose)
             try:
                 plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated)

@@ -40,7 +40,7 @@ from sqlalchemy.types import NullType
 
 from app import contact, export
 from app.crypto import keyring
-from app.export import _CSV_SELECTED, BOM, _assignee, _duplicate, answer_code, answer_label, cell
+from app.export import _CSV_SELECTED, _FORMULA_FIRST, BOM, _assignee, _duplicate, answer_code, answer_label, cell
 from app.models import ConsultationRequest, Screening
 from app.screening.questions import QUESTIONS, Kind, Question
 
@@ -157,6 +157,8 @@ class _Lines:
         self.segments = _Segments()
         self.choices = {name: {option.code: (cell(option.code), cell(contact.label(name, option.code)))
                                for option in options} for name, options in contact.CHOICES.items()}
+        self.choice_tables = tuple(self.choices[name] for name in (
+            "preferred_contact", "best_time", "preferred_language", "insurance"))  # the order ``line`` reads them
         # One entry per question, in question order: the columns come from the one definition of the questions.
         self.answers = [(self._answer_table(question), _KINDS.get(question.kind, _CODE), question)
                         for question in QUESTIONS]
@@ -237,7 +239,14 @@ class _Lines:
          consent_contact, answers, _rank, _id, rules) = raw
         tz = self.tz
         decrypt = self.decryptors
+        contact_by, time_by, language_by, insurance_by = self.choice_tables
         created, updated, scheduled = _moment(created_at), _moment(updated_at), _moment(scheduled_for)
+        # Decrypted values are str: neutralised inline (``cell`` does the same; the call is most of its cost).
+        first_name = "" if first_name is None else decrypt["first_name"](first_name)
+        last_name = "" if last_name is None else decrypt["last_name"](last_name)
+        phone = "" if phone is None else decrypt["phone"](phone)
+        email = "" if email is None else decrypt["email"](email)
+        message = "" if message is None else decrypt["message"](message)
         self.writer.writerow((
             cell(reference), cell(status), cell(outcome), cell(category), cell(score), cell(cook_score),
             cell(rule_version),
@@ -247,16 +256,18 @@ class _Lines:
             scheduled.isoformat("T", "seconds") if scheduled else "",
             scheduled.astimezone(tz).isoformat("T", "seconds") if scheduled else "",
             cell(assignee), cell(duplicate_of),
-            "" if first_name is None else cell(decrypt["first_name"](first_name)),
-            "" if last_name is None else cell(decrypt["last_name"](last_name)),
-            "" if date_of_birth is None else cell(self.birth_date_from_text(decrypt["date_of_birth"](date_of_birth))),
-            "" if phone is None else cell(decrypt["phone"](phone)),
-            "" if email is None else cell(decrypt["email"](email)),
-            *self._choice("preferred_contact", preferred_contact),
-            *self._choice("best_time", best_time),
-            *self._choice("preferred_language", preferred_language),
-            *self._choice("insurance", insurance),
-            "" if message is None else cell(decrypt["message"](message)),
+            "'" + first_name if first_name[:1] in _FORMULA_FIRST else first_name,
+            "'" + last_name if last_name[:1] in _FORMULA_FIRST else last_name,
+            # cell() writes a date as its isoformat, which starts with a digit
+            "" if date_of_birth is None else self.birth_date_from_text(decrypt["date_of_birth"](date_of_birth)
+                                                                       ).isoformat(),
+            "'" + phone if phone[:1] in _FORMULA_FIRST else phone,
+            "'" + email if email[:1] in _FORMULA_FIRST else email,
+            *(contact_by.get(preferred_contact) or self._choice("preferred_contact", preferred_contact)),
+            *(time_by.get(best_time) or self._choice("best_time", best_time)),
+            *(language_by.get(preferred_language) or self._choice("preferred_language", preferred_language)),
+            *(insurance_by.get(insurance) or self._choice("insurance", insurance)),
+            "'" + message if message[:1] in _FORMULA_FIRST else message,
             "" if consent_contact is None else ("yes" if consent_contact else "no"),  # SQLite's 0/1 or a bool
             cell(screen_language),
         ))
