@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, Text, cast, func, type_coerce
+from sqlalchemy import JSON, Select, Text, cast, column, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -66,7 +66,12 @@ def _rule_lists(dialect: str) -> Any:
     if dialect == "sqlite":
         return func.json_extract(Screening.assessment, *(f'$."{key}"' for key in _RULE_KEYS))
     if dialect == "postgresql":
-        return cast(func.json_build_array(*(Screening.assessment[key] for key in _RULE_KEYS)), Text)
+        # Each -> on a json column parses the whole text again; json_to_record parses it once for all three
+        # (the server's cost of the lists: ~17.5 -> ~8.7 µs a row). A correlated subquery, so the queue's
+        # FROM clause is left as it is.
+        record = func.json_to_record(Screening.assessment).table_valued(
+            *(column(key, JSON) for key in _RULE_KEYS)).render_derived(name="rule_lists", with_types=True)
+        return select(cast(func.json_build_array(*(record.c[key] for key in _RULE_KEYS)), Text)).scalar_subquery()
     raise ValueError(f"no fast CSV export for {dialect}")
 
 
