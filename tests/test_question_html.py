@@ -1,16 +1,21 @@
-"""The kept rendering of a question (app/public/question_html.py) is always what the macro renders now."""
+"""Kept renderings (app/public/question_html.py): a question is what its macro renders, a page what Jinja does."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, get_template_attribute, session
+from flask.testing import FlaskClient
 from markupsafe import Markup
 
 from app.public.forms import form_class
-from app.public.question_html import question_html
+from app.public.question_html import CSRF_PLACEHOLDER, question_html
 from app.screening.questions import BY_FIELD, PAGES, Kind, Question
+from tests.answers import BASE_ANSWERS
+from tests.journey import answer_all, csrf_token, form_data, post_page
+from tests.patient_pages import choose_language
 
 
 def _answers(question: Question) -> Iterator[Any]:
@@ -69,3 +74,58 @@ def test_a_field_with_an_error_or_posted_data_is_rendered_afresh(app: Flask) -> 
         assert html == _macro(field)
         assert 'class="error-message"' in html
     assert not any(key[0] == name and key[2] == "not-a-code" for key in app.extensions.get("question_html", {}))
+
+
+# --- whole question pages kept for GETs -------------------------------------------------------------------
+
+CSRF_INPUT = re.compile(r'(<input[^>]*name="csrf_token"[^>]*value=")([^"]+)(")')
+
+
+def _masked(html: str) -> str:
+    return CSRF_INPUT.sub(r"\1TOKEN\3", html)
+
+
+def _fresh_and_kept(app: Flask, client: FlaskClient, url: str) -> tuple[str, str]:
+    app.extensions.pop("question_page_html", None)
+    app.extensions.pop("question_html", None)
+    fresh = client.get(url)
+    kept = client.get(url)
+    assert fresh.status_code == kept.status_code == 200, url
+    return fresh.text, kept.text
+
+
+def test_a_kept_page_is_the_page_rendered_afresh_with_its_own_token(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, BASE_ANSWERS)
+    for lang in ("en", "es"):
+        choose_language(client, lang)
+        for page in PAGES:
+            if not page.is_shown(BASE_ANSWERS):
+                continue
+            for query in ("", "?return=check"):
+                fresh, kept = _fresh_and_kept(app, client, f"/questions/{page.slug}{query}")
+                assert _masked(kept) == _masked(fresh)
+                assert CSRF_PLACEHOLDER not in kept
+                assert f'lang="{lang}"' in kept
+
+
+def test_the_token_of_a_kept_page_is_accepted(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    client.get("/questions/symptoms")  # kept now
+    other = app.test_client()  # another patient gets the kept page with a token of their own
+    answer_all(other, {"red_flags": ["none"]})
+    html = other.get("/questions/symptoms").text
+    token = csrf_token(html)
+    assert token != CSRF_PLACEHOLDER and token != csrf_token(client.get("/questions/symptoms").text)
+    response = other.post("/questions/symptoms", data={"csrf_token": token, **form_data(PAGES[1], BASE_ANSWERS)})
+    assert response.status_code == 303
+
+
+def test_kept_pages_follow_the_answers_and_the_language(client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    before = client.get("/questions/symptoms").text
+    post_page(client, "symptoms", form_data(PAGES[1], BASE_ANSWERS))
+    after = client.get("/questions/symptoms").text
+    assert _masked(before) != _masked(after)
+    assert after.count(" checked") > before.count(" checked")
+    choose_language(client, "es")
+    assert '<html lang="es">' in client.get("/questions/symptoms").text

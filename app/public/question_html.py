@@ -1,4 +1,6 @@
-"""The HTML of one questionnaire question, rendered by its macro and kept per (field, language, answer).
+"""Kept renderings of the questionnaire: each question's macro output, and each question page shown by a GET.
+
+Question: rendered by its macro and kept per (field, language, answer).
 
 A question page's GET spent about a third of its time in the ``question`` macro of
 templates/macros/fields.html (label, hint, one input per option, each label translated). Its output depends
@@ -9,6 +11,12 @@ stays the one definition of the markup: nothing here writes HTML.
 A field that shows an error, or holds what was just posted, is always rendered afresh (an error page after a
 POST is rare, and its text comes from the submitted data). The cache holds only answer codes and numbers
 already validated into a draft, never who gave them, and is bounded: it is emptied when it fills up.
+
+Page: a GET of a question page (no error, nothing posted) is the template rendered from the page, the
+language, the answers to that page's questions, the "back" link, whether the patient came from the check
+page, and the CSRF token. The page is kept with a placeholder where the token goes and each GET puts its
+own token in: Jinja, WTForms and Flask-Babel then run once per distinct page instead of on every view
+(after the question cache above, the rest of the template and the form were still half of a GET).
 """
 
 from __future__ import annotations
@@ -16,17 +24,25 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from flask import current_app, get_template_attribute
+from flask import current_app, get_template_attribute, render_template, request
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from wtforms import Field
 
 from app.i18n import current_language
-from app.screening.questions import BY_FIELD
+from app.public.forms import form_class
+from app.screening.questions import BY_FIELD, Page
 
 MACROS = "macros/fields.html"
 # About 60 questions in two languages: room for many answers to each before it is emptied.
 MAX_ENTRIES = 20_000
 _CACHE_KEY = "question_html"
+# Pages are about 10 KB: at most about 20 MB per worker before the cache is emptied.
+MAX_PAGES = 2_000
+_PAGE_CACHE_KEY = "question_page_html"
+# Stands for the CSRF token in a kept page: letters and dashes only, so escaping leaves it as it is, and no
+# text of the questionnaire contains it.
+CSRF_PLACEHOLDER = "csrf-token-placeholder-5f0d7c1e"
 
 
 def _answer_key(data: Any) -> Hashable:
@@ -55,3 +71,27 @@ def question_html(field: Field) -> Markup:
             cache.clear()
         html = cache[key] = _render(field)
     return html
+
+
+def question_page_html(page: Page, answers: dict[str, Any], returning: bool, back_url: str) -> str:
+    """A question page for a GET, pre-filled with ``answers``, with this request's CSRF token."""
+    cache: dict[tuple[Hashable, ...], str] = current_app.extensions.setdefault(_PAGE_CACHE_KEY, {})
+    # Everything the template reads that is not static (request.script_root: the links of a site under a
+    # path prefix); the language switch's target is the page's own path and return flag.
+    key = (page.slug, current_language(), returning, back_url, request.script_root,
+           tuple(_answer_key(answers.get(name)) for name in page.fields))
+    try:
+        html = cache.get(key)
+    except TypeError:  # an answer of an unexpected shape: rendered, not kept
+        return _render_page(page, answers, returning, back_url, generate_csrf())
+    if html is None:
+        if len(cache) >= MAX_PAGES:
+            cache.clear()
+        html = cache[key] = _render_page(page, answers, returning, back_url, CSRF_PLACEHOLDER)
+    return html.replace(CSRF_PLACEHOLDER, generate_csrf(), 1)
+
+
+def _render_page(page: Page, answers: dict[str, Any], returning: bool, back_url: str, token: str) -> str:
+    form = form_class(page)(data=answers)
+    form.csrf_token.current_token = token  # what the hidden csrf_token input shows
+    return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back_url)

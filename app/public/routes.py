@@ -20,7 +20,7 @@ from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import WITH_RESULT, DraftExpired, current_answers, current_draft, draft_for_saving, now
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
-from app.public.question_html import question_html
+from app.public.question_html import question_html, question_page_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
@@ -81,6 +81,10 @@ def question_page(slug: str) -> str | BaseResponse:
     gap = blocking_page(page, answers)
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
+    if request.method != "POST":
+        db.session.commit()  # the draft's activity time, when due
+        back = _back_url(previous_page(page, answers), returning)
+        return question_page_html(page, answers, returning, back)
     form = form_class(page)(data=answers)
     if form.validate_on_submit():
         assert draft is not None  # noqa: S101 - created above for every POST
