@@ -8,6 +8,9 @@ rule lists, timestamps, and contact details under an older encryption key.
 
 from __future__ import annotations
 
+import csv
+import io
+import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +28,7 @@ from app.models import ConsultationRequest, Screening
 from app.queue import QueueFilters, build_query
 from app.search_index import request_indexes
 from tests.answers import answers_with
+from tests.conftest import database_url, raw_connection
 from tests.factories import make_staff
 
 TZ = ZoneInfo("America/Los_Angeles")
@@ -142,3 +146,20 @@ def test_caches_stay_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Non
     with app.app_context():
         lines = _Lines(TZ)
     assert CACHE_LIMIT >= 1024 and lines.rule_ids == {}
+
+
+def test_an_abandoned_export_stops_reading_and_leaves_the_database_writable(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 4)
+    monkeypatch.setattr("app.export.FLUSH_ROWS", 2)
+    _store(app, 30)
+    with app.app_context():
+        query = build_query(QueueFilters(status="all"), staff_id=1, tz=TZ, region="US")
+        chunks = stream_csv(db.session, query, TZ)
+        received = [next(chunks), next(chunks)]  # the header, then two rows; the next batch is being read
+        chunks.close()  # the browser went away: the helper thread finishes its batch and stops
+        assert not [thread for thread in threading.enumerate() if thread.name.startswith("csv-export")]
+        db.session.remove()
+    assert len(list(csv.reader(io.StringIO(received[1], newline="")))) == 2
+    with raw_connection(database_url(app), lock_wait=0.5) as other:
+        other.execute(text("UPDATE consultation_request SET status = 'closed'"))
