@@ -41,7 +41,7 @@ from sqlalchemy.types import NullType
 
 from app import contact, export
 from app.crypto import keyring
-from app.export import _CSV_SELECTED, _FORMULA_FIRST, BOM, _assignee, _duplicate, answer_code, answer_label, cell
+from app.export import _CSV_SELECTED, _FORMULA_FIRST, BOM, answer_code, answer_label, cell
 from app.models import ConsultationRequest, Screening
 from app.screening.questions import QUESTIONS, Kind, Question
 
@@ -108,7 +108,6 @@ assert _KEYS == (  # noqa: S101 - the row unpacking in ``_Lines.line`` and ``_ba
     "preferred_contact", "best_time", "preferred_language", "screen_language", "insurance", "message",
     "consent_contact", "answers", "category_rank", "id", "rules")
 assert tuple(column.key for column in _CSV_SELECTED[-3:]) == _RULE_KEYS  # noqa: S101
-del _assignee, _duplicate  # the joins are export_statement's; imported only so the selection above is the same
 
 
 def _moment(value: Any) -> datetime | None:
@@ -127,7 +126,7 @@ _fromisoformat = datetime.fromisoformat
 
 
 def _json(value: Any) -> Any:
-    """A JSON column's value: SQLite hands over text, PostgreSQL's driver has already decoded it."""
+    """A JSON value read as text (both databases, see above); one a driver has decoded already is used as is."""
     return json.loads(value) if type(value) is str else value
 
 
