@@ -1,4 +1,4 @@
-"""SQLite is set up for several workers: WAL, a busy timeout, FULL sync, foreign keys, BEGIN IMMEDIATE."""
+"""SQLite for several workers: WAL, a busy timeout, FULL sync (drafts: NORMAL), foreign keys, BEGIN IMMEDIATE."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.contact import ContactDetails
+from app.database import draft_save_durability
 from app.extensions import db
 from app.models import ConsultationRequest, Screening, utcnow
 from app.screening import assess
-from tests.answers import answers_with
+from tests.answers import BASE_ANSWERS, answers_with
 from tests.conftest import requires_sqlite
 from tests.factories import seed_request
+from tests.journey import answer_all, see_result, send_request
 
 # app/database.py configures SQLite connections only; PostgreSQL has its own locking.
 pytestmark = requires_sqlite
@@ -167,3 +170,40 @@ def test_a_savepoint_first_in_a_transaction_does_not_commit_it(app: Flask) -> No
         db.session.rollback()  # the outer transaction: must take the released savepoint's work with it
         stored = db.session.execute(text("SELECT count(*) FROM draft WHERE token_hash = 'savepoint-test'"))
         assert stored.scalar_one() == 0
+
+
+def _synchronous_levels(app: Flask) -> list[str]:
+    """Start tracing the PRAGMA synchronous statements of the app's (new) connections; the list fills up."""
+    levels: list[str] = []
+
+    def trace(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda statement: levels.append(statement.rsplit(" ", 1)[-1]) if "synchronous" in statement else None
+        )
+
+    with app.app_context():
+        event.listen(db.engine, "connect", trace)
+        db.engine.dispose()  # every connection from now on is traced
+    return levels
+
+
+def test_only_a_draft_save_commits_without_fsync_and_the_next_transaction_is_full_again(app: Flask) -> None:
+    with app.app_context():
+        draft_save_durability(db.session)
+        db.session.execute(text("INSERT INTO draft (token_hash, answers, contact, created_at, updated_at)"
+                                " VALUES ('sync-test', '{}', '{}', '2026-11-01', '2026-11-01')"))
+        assert db.session.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        db.session.commit()
+        db.session.execute(text("DELETE FROM draft WHERE token_hash = 'sync-test'"))
+        assert db.session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL, same pooled connection
+        db.session.commit()
+
+
+def test_a_page_of_answers_is_saved_without_fsync_a_request_with_it(app: Flask, client: FlaskClient) -> None:
+    levels = _synchronous_levels(app)
+    answer_all(client, {"red_flags": ["none"]})
+    assert levels and set(levels) == {"NORMAL"}
+    see_result(client, BASE_ANSWERS)
+    del levels[:]
+    send_request(client)
+    assert levels and set(levels) == {"FULL"}

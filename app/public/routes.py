@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
 from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
+from app.database import draft_save_durability
 from app.drafts import save_answers
 from app.extensions import db
 from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
@@ -72,6 +73,8 @@ def question_page(slug: str) -> str | BaseResponse:
         page = get_page(slug)
     except UnknownPage:
         abort(404)
+    if request.method == "POST":
+        draft_save_durability(db.session)  # this transaction saves the draft and nothing else: no fsync needed
     # A GET only shows answers: read them alone, without loading (and decrypting) the whole draft.
     draft = draft_for_saving() if request.method == "POST" else None
     answers = draft.answers if draft is not None else current_answers() or {}
