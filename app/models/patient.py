@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -53,6 +53,11 @@ CATEGORY_RANK: dict[str, int] = {"emergency": 0, "likely": 1, "possible": 2, "un
 OPEN_STATUSES = ("new", "in_progress", "scheduled")
 
 
+# The open, unassigned requests, as the queue's filters compile on each database (``is_(True)``, ``is_(None)``).
+UNASSIGNED_OPEN_SQLITE = "is_open IS 1 AND assignee_id IS NULL"
+UNASSIGNED_OPEN_POSTGRESQL = "is_open IS true AND assignee_id IS NULL"
+
+
 class ConsultationRequest(db.Model):
     """A patient's request to be contacted about a consultation; one per screening at most.
 
@@ -75,6 +80,11 @@ class ConsultationRequest(db.Model):
         Index("ix_consultation_request_queue_all", "category_rank", "created_at", "id"),  # "All", and the export
         Index("ix_consultation_request_queue_open_assignee", "is_open", "assignee_id", "category_rank", "created_at",
               "id"),
+        # Nobody's open requests ("not assigned"): a B-tree gives queue order only after equality conditions,
+        # and ``assignee_id IS NULL`` is not one on PostgreSQL, so the index above was read in full and sorted.
+        # The predicate is written as app/queue.py's filters compile, so both planners match it.
+        Index("ix_consultation_request_queue_unassigned", "category_rank", "created_at", "id",
+              sqlite_where=text(UNASSIGNED_OPEN_SQLITE), postgresql_where=text(UNASSIGNED_OPEN_POSTGRESQL)),
         Index("ix_consultation_request_created_at", "created_at"),
     )
 
