@@ -138,6 +138,9 @@ class Config(SecurityConfig):
     # locked". A transaction takes the lock before its first write, so under load submissions wait their
     # turn instead of failing.
     SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+    # CSV export (app/export_parallel.py): helper processes that write a long export's rows, so a million rows
+    # use every core rather than one worker's; each lives only as long as its export. 0 = all in the worker.
+    EXPORT_PROCESSES = int(_env("EXPORT_PROCESSES", str(min(2, os.cpu_count() or 1))))
 
 
 # Development and test keys: fixed, public, and never accepted in production.

@@ -205,10 +205,23 @@ def export_statement(queue_query: Select[tuple[ConsultationRequest]], after: Row
         .outerjoin(_duplicate, _duplicate.id == ConsultationRequest.duplicate_of_id)
         .order_by(None).order_by(*_ORDER)  # the keyset below only works in exactly this order
     )
-    if after is not None:
-        position = (literal(after[column.key], column.type) for column in _ORDER)
-        query = query.where(tuple_(*_ORDER) > tuple_(*position))
-    return query.limit(FETCH_BATCH)
+    return _after(query, after).limit(FETCH_BATCH)
+
+
+def key_statement(queue_query: Select[tuple[ConsultationRequest]], after: Row | None = None) -> Select[Any]:
+    """The next batch's keys only (the queue order's columns, id last): the same rows as ``export_statement``,
+    read from the queue's indexes without touching the rows themselves (``app/export_parallel.py``)."""
+    query = (queue_query.with_only_columns(*_ORDER, maintain_column_froms=False).select_from(ConsultationRequest)
+             .order_by(None).order_by(*_ORDER))
+    return _after(query, after).limit(FETCH_BATCH)
+
+
+def _after(query: Select[Any], after: Row | None) -> Select[Any]:
+    """``query`` from just after the row ``after`` in queue order (a keyset), or from the start."""
+    if after is None:
+        return query
+    position = (literal(after[column.key], column.type) for column in _ORDER)
+    return query.where(tuple_(*_ORDER) > tuple_(*position))
 
 
 def fetch_rows(session: Session, queue_query: Select[tuple[ConsultationRequest]],
@@ -247,17 +260,19 @@ def write_csv(rows: Iterable[Row], tz: ZoneInfo) -> Iterator[str]:
         yield rest
 
 
-def stream_csv(session: Session, queue_query: Select[tuple[ConsultationRequest]], tz: ZoneInfo) -> Iterator[str]:
+def stream_csv(session: Session, queue_query: Select[tuple[ConsultationRequest]], tz: ZoneInfo,
+               processes: int = 0) -> Iterator[str]:
     """The CSV of everything ``queue_query`` matches, produced as it is read (nothing runs until iterated).
 
     Written by the fast path (``app/export_fast.py``); ``write_csv(fetch_rows(...))`` above is the readable
-    reference it is tested against, byte for byte.
+    reference it is tested against, byte for byte. ``processes``: helper processes for a long export's rows
+    (``app/export_parallel.py``); 0 writes every row in this process.
     """
     from app.export_fast import DIALECTS, stream_csv_fast  # the fast path imports this module
 
     if session.get_bind().dialect.name not in DIALECTS:  # its SQL is written for the databases the app runs on
         return write_csv(fetch_rows(session, queue_query, _CSV_SELECTED), tz)
-    return stream_csv_fast(session, queue_query, tz)
+    return stream_csv_fast(session, queue_query, tz, processes)
 
 
 def audit_detail(filters: QueueFilters) -> dict[str, object]:

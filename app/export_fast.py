@@ -39,7 +39,7 @@ from sqlalchemy import JSON, Select, Text, cast, column, func, select, type_coer
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
-from app import contact, export
+from app import contact, export, export_parallel
 from app.crypto import keyring
 from app.export import _CSV_SELECTED, _FORMULA_FIRST, BOM, answer_code, answer_label, cell
 from app.models import ConsultationRequest, Screening
@@ -310,8 +310,16 @@ _CODE, _INTEGER, _MULTI = "code", "integer", "multi"
 _KINDS = {Kind.INTEGER: _INTEGER, Kind.MULTI: _MULTI}
 
 
-def _batches(session: Session, queue_query: Select[tuple[ConsultationRequest]]) -> Iterator[list[Any]]:
+def _key(raw: Sequence[Any]) -> dict[str, Any]:
+    """A raw row's keyset values as the typed statement binds them (created_at parsed as the reference does)."""
+    return {"category_rank": raw[25], "created_at": _moment(raw[7]), "id": raw[26]}
+
+
+def _batches(session: Session, queue_query: Select[tuple[ConsultationRequest]],
+             limit: int | None = None) -> Iterator[list[Any]]:
     """Raw rows in keyset batches of ``export.FETCH_BATCH``, each read whole, the next one while this one is written.
+
+    At most ``limit`` batches when given.
 
     Each batch is read on a pooled connection of its own in one helper thread: the drivers let go of the GIL
     while the database works (SQLite's steps, PostgreSQL's round trip), so on a second core the next batch is
@@ -328,24 +336,28 @@ def _batches(session: Session, queue_query: Select[tuple[ConsultationRequest]]) 
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-export") as reader:
         upcoming: Future[list[Any]] | None = reader.submit(read, None)
+        read_batches = 1
         while upcoming is not None:
             batch = upcoming.result()
             upcoming = None
-            if len(batch) == export.FETCH_BATCH:
-                last = batch[-1]
-                # The keyset's values as the typed statement binds them (created_at parsed as the reference does).
-                upcoming = reader.submit(read, {"category_rank": last[25], "created_at": _moment(last[7]),
-                                                "id": last[26]})
+            if len(batch) == export.FETCH_BATCH and (limit is None or read_batches < limit):
+                upcoming = reader.submit(read, _key(batch[-1]))
+                read_batches += 1
             if batch:
                 yield batch
         # Leaving early (the download was abandoned): the executor waits for the batch being read, then stops.
 
 
-def stream_csv_fast(session: Session, queue_query: Select[tuple[ConsultationRequest]], tz: ZoneInfo) -> Iterator[str]:
+def stream_csv_fast(session: Session, queue_query: Select[tuple[ConsultationRequest]], tz: ZoneInfo,
+                    processes: int = 0) -> Iterator[str]:
     """The CSV of everything ``queue_query`` matches: the reference's file, in the same chunks.
 
-    The BOM and header first, then ``export.FLUSH_ROWS`` rows a chunk.
+    The BOM and header first, then ``export.FLUSH_ROWS`` rows a chunk. With ``processes`` > 0, whatever is left
+    after ``export_parallel.PARALLEL_AFTER`` batches is written by that many helper processes
+    (``app/export_parallel.py``).
     """
+    parallel = processes > 0 and export_parallel.can_run(session.get_bind())
+    limit = export_parallel.PARALLEL_AFTER if parallel else None
     lines = _Lines(tz)
     header = [column.name for column in export.columns(tz)]
     if lines.names() != header:  # the reference's columns are the definition; never write a shifted file
@@ -355,7 +367,9 @@ def stream_csv_fast(session: Session, queue_query: Select[tuple[ConsultationRequ
     yield BOM + buffer.getvalue()
     line, flush_rows = lines.line, export.FLUSH_ROWS
     pending: list[str] = []
-    for batch in _batches(session, queue_query):
+    batches, batch = 0, []
+    for batch in _batches(session, queue_query, limit):
+        batches += 1
         for raw in batch:
             pending.append(line(raw))
             if len(pending) == flush_rows:
@@ -363,3 +377,5 @@ def stream_csv_fast(session: Session, queue_query: Select[tuple[ConsultationRequ
                 pending = []
     if pending:
         yield "".join(pending)
+    if batches == limit and len(batch) == export.FETCH_BATCH:  # stopped early, and more rows may follow
+        yield from export_parallel.chunks(session, queue_query, _key(batch[-1]), tz, processes)

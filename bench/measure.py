@@ -48,12 +48,19 @@ def probe(url: str, method: str, path: str, requests_file: Path | None, status: 
 
 
 class _PeakSampler(threading.Thread):
-    """Samples the workers' peak resident memory (VmHWM) until stopped; a killed worker keeps its last value."""
+    """Samples the workers' peak resident memory until stopped; a killed worker keeps its last value.
+
+    Two figures per worker: its own peak (VmHWM), and the peak of it and its descendants together (the CSV
+    export's helper processes, app/export_parallel.py), summed from their current resident sets (VmRSS) every
+    0.2 s. The sum counts pages the processes share (the Python binary and libraries) once per process.
+    """
 
     def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
         self.pids = pids
         self.peak_kb = dict.fromkeys(pids, 0)
+        self.tree_peak_kb = dict.fromkeys(pids, 0)
+        self.most_helpers = 0
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -65,6 +72,23 @@ class _PeakSampler(threading.Thread):
         for pid in self.pids:
             with contextlib.suppress(OSError):  # the worker has gone (killed by gunicorn's timeout)
                 self.peak_kb[pid] = max(self.peak_kb[pid], memory_kb(pid))
+                helpers = descendants(pid)
+                total = memory_kb(pid, "VmRSS")
+                for helper in helpers:
+                    with contextlib.suppress(OSError):  # a helper that has just ended
+                        total += memory_kb(helper, "VmRSS")
+                self.tree_peak_kb[pid] = max(self.tree_peak_kb[pid], total)
+                self.most_helpers = max(self.most_helpers, len(helpers))
+
+
+def descendants(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children, their children and so on, from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (int(text) for text in (task / "children").read_text().split()):
+                found += [child, *descendants(child)]
+    return found
 
 
 def export_csv(server: AppServer, cookie: str) -> dict[str, Any]:
@@ -98,4 +122,5 @@ def export_csv(server: AppServer, cookie: str) -> dict[str, Any]:
     return {
         "seconds": seconds, "megabytes": size / 1e6, "rows": max(0, lines - 1), "complete": not error,
         "error": error, "start_rss_mb": start_kb / 1024, "peak_rss_mb": max(sampler.peak_kb.values()) / 1024,
+        "tree_peak_rss_mb": max(sampler.tree_peak_kb.values()) / 1024, "helpers": sampler.most_helpers,
     }

@@ -186,6 +186,9 @@ def _size_figures(size: int, queue: dict[int, dict[str, Load]], export: dict[str
         f"CSV export peak RSS of the serving worker @ {size:,}",
         f"{export['peak_rss_mb']:.0f} MB (worker at start {export['start_rss_mb']:.0f} MB)",
         "< 200 MB", export["peak_rss_mb"] < 200))
+    figures.append(Figure(  # the export's helper processes and multiprocessing's resource tracker
+        f"CSV export peak RSS of the worker and its {export['helpers']} child processes together @ {size:,}",
+        f"{export['tree_peak_rss_mb']:.0f} MB (resident sets summed)", "", None))
     return figures
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -163,3 +165,84 @@ def test_an_abandoned_export_stops_reading_and_leaves_the_database_writable(
     assert len(list(csv.reader(io.StringIO(received[1], newline="")))) == 2
     with raw_connection(database_url(app), lock_wait=0.5) as other:
         other.execute(text("UPDATE consultation_request SET status = 'closed'"))
+
+
+def _parallel_export(app: Flask, filters: QueueFilters | None = None, processes: int = 2) -> list[str]:
+    """The export's chunks with helper processes writing every batch after the first."""
+    with app.app_context():
+        query = build_query(filters or QueueFilters(status="all"), staff_id=1, tz=TZ, region="US")
+        chunks = list(stream_csv(db.session, query, TZ, processes=processes))
+        db.session.remove()
+    return chunks
+
+
+def test_helper_processes_write_the_reference_file_chunk_for_chunk(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 6)  # the parent's batch size and chunks; helpers get the ids
+    monkeypatch.setattr("app.export.FLUSH_ROWS", 3)
+    monkeypatch.setattr("app.export_parallel.PARALLEL_AFTER", 2)  # two batches in process, the rest in helpers
+    staff = make_staff(app, "frontdesk")
+    first = _store(app, 1)[0]
+    _store(app, 46, since=1, duplicate_of=first, assignee=staff["id"])
+    submitted: list[int] = []
+
+    class CountingPool(ProcessPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            submitted.append(len(args[0]))  # the ids of one batch
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr("app.export_parallel.ProcessPoolExecutor", CountingPool)
+    parallel, (fast, reference) = _parallel_export(app), _exports(app)
+    assert parallel == reference == fast
+    assert submitted == [6, 6, 6, 6, 6, 5]  # 47 rows: two batches of 6 in process, the other 35 rows by the helpers
+    submitted.clear()
+    assert "".join(parallel).count("\r\n") > 47 and "'=HYPERLINK" in "".join(parallel[3:])
+    # A filter the parent's key reads apply: the helpers write exactly the filtered requests, in order.
+    for filters in (QueueFilters(status="open"), QueueFilters(status="all", category="possible"),
+                    QueueFilters(status="all", assignee="none")):
+        parallel, (fast, reference) = _parallel_export(app, filters), _exports(app, filters)
+        assert parallel == reference and len(parallel) > 3
+
+
+def test_helper_processes_decrypt_with_every_configured_key(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 2)
+    monkeypatch.setattr("app.export.FLUSH_ROWS", 1)
+    monkeypatch.setattr("app.export_parallel.PARALLEL_AFTER", 1)
+    index_key = crypto.keyring().index_key
+    monkeypatch.setattr(crypto, "_keyring", Keyring(tuple(parse_keys(K_OLD)), index_key))
+    _store(app, 6)
+    monkeypatch.setattr(crypto, "_keyring", Keyring(tuple(parse_keys(f"{K_NEW},{K_OLD}")), index_key))
+    _store(app, 6, since=6)
+    parallel, (_, reference) = _parallel_export(app, processes=1), _exports(app)
+    assert parallel == reference and "".join(parallel).count("García") == 3
+
+
+def test_an_abandoned_parallel_export_stops_its_helpers(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 2)
+    monkeypatch.setattr("app.export.FLUSH_ROWS", 1)
+    monkeypatch.setattr("app.export_parallel.PARALLEL_AFTER", 1)
+    _store(app, 40)
+    with app.app_context():
+        query = build_query(QueueFilters(status="all"), staff_id=1, tz=TZ, region="US")
+        chunks = stream_csv(db.session, query, TZ, processes=2)
+        received = [next(chunks) for _ in range(5)]  # the header, two rows in process, two from a helper
+        assert multiprocessing.active_children()  # the helpers are running
+        chunks.close()  # the download was abandoned
+        assert not multiprocessing.active_children()
+        db.session.remove()
+    assert len(received) == 5
+    with raw_connection(database_url(app), lock_wait=0.5) as other:
+        other.execute(text("UPDATE consultation_request SET status = 'closed'"))
+
+
+def test_a_failing_helper_ends_the_download_instead_of_skipping_rows(app: Flask, monkeypatch: pytest.MonkeyPatch
+                                                                     ) -> None:
+    monkeypatch.setattr("app.export.FETCH_BATCH", 2)
+    monkeypatch.setattr("app.export_parallel.PARALLEL_AFTER", 1)
+    _store(app, 6)
+    with app.app_context():  # a ciphertext moved into another column: the helper cannot decrypt it
+        db.session.execute(text("UPDATE consultation_request SET first_name = phone WHERE reference = 'F000005'"))
+        db.session.commit()
+    with pytest.raises(crypto.DecryptionError):
+        _parallel_export(app)
+
