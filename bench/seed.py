@@ -102,17 +102,23 @@ def _status(rng: random.Random, age: timedelta) -> tuple[str, str | None]:
     return status, rng.choice(OUTCOMES) if status == "closed" else None
 
 
-def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now: datetime,
-         seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """``count`` (screening, request) row pairs, created evenly over the last ``YEARS`` years."""
+def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now: datetime, position: int = 0,
+         total: int = 0, seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``count`` (screening, request) row pairs, created evenly over the last ``YEARS`` years.
+
+    In arrival order, as a clinic's database holds them: these rows are numbers ``position`` onwards of the
+    ``total`` being loaded, and each is created in its own slot of the span, so ids grow with the time of
+    creation. (Random times would scatter the queue order, and so every keyset read, over the whole file.)
+    """
     rng = random.Random(seed + first_id)  # noqa: S311 - made-up test data, not secrets
+    total = total or count
     variants = answer_variants(rng)
     encrypt = {name: _encryptor(name) for name in
                ("first_name", "last_name", "date_of_birth", "phone", "email", "message")}
     choices = {name: tuple(option.code for option in options) for name, options in CHOICES.items()}
     span = timedelta(days=365 * YEARS)
     for n in range(count):
-        created = now - span + span * rng.random()
+        created = now - span + span * ((position + n + rng.random()) / total)
         variant = rng.choice(variants)
         last, first = rng.choice(LAST_NAMES), rng.choice(FIRST_NAMES)
         phone = f"+1{rng.choice((415, 510, 650, 707, 916))}{rng.randint(2000000, 9999999)}"
@@ -139,7 +145,7 @@ def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now:
         yield screening, request
 
 
-def _batch(job: tuple[int, int, int, int, datetime]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _batch(job: tuple[int, int, int, int, datetime, int, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One batch of rows (run in a worker process: encryption is most of the work)."""
     pairs = list(rows(*job))
     return [screening for screening, _ in pairs], [request for _, request in pairs]
@@ -155,7 +161,7 @@ def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int
     first_screening_id = (session.scalar(select(func.max(Screening.id))) or 0) + 1
     references = set(session.scalars(select(ConsultationRequest.reference)))
     now = datetime.now(UTC)
-    jobs = [(min(BATCH, count - done), first_id + done, first_screening_id + done, staff_id, now)
+    jobs = [(min(BATCH, count - done), first_id + done, first_screening_id + done, staff_id, now, done, count)
             for done in range(0, count, BATCH)]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         for screenings, requests in pool.imap(_batch, jobs):
