@@ -27,6 +27,9 @@ between its key being read and its row being read is still exported once, with i
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,6 +46,7 @@ from app.database import configure_sqlite
 from app.models import ConsultationRequest
 
 PARALLEL_AFTER = 20  # batches written in process first: small exports never pay for starting helpers (~1 s)
+PARENT_CHECK_SECONDS = 1.0  # how often a helper checks that the serving worker that started it is still there
 
 
 def can_run(engine: Engine) -> bool:
@@ -57,7 +61,7 @@ def chunks(session: Session, queue_query: Select[tuple[ConsultationRequest]], af
     assert isinstance(engine, Engine)  # noqa: S101 - the app's session is bound to one engine
     pool = ProcessPoolExecutor(
         max_workers=processes, mp_context=multiprocessing.get_context("spawn"), initializer=_start_helper,
-        initargs=(engine.url.render_as_string(hide_password=False), crypto.keyring(), tz.key))
+        initargs=(engine.url.render_as_string(hide_password=False), crypto.keyring(), tz.key, os.getpid()))
     in_flight: deque[Future[list[str]]] = deque()
     position: Mapping[str, Any] | None = after
     try:
@@ -80,15 +84,26 @@ def chunks(session: Session, queue_query: Select[tuple[ConsultationRequest]], af
 _helper: tuple[Engine, Any] | None = None
 
 
-def _start_helper(url: str, keyring: Keyring, tz_key: str) -> None:
-    """A helper process's start: the keyring, a read-only use of the database, and the line writer."""
+def _start_helper(url: str, keyring: Keyring, tz_key: str, parent: int) -> None:
+    """A helper process's start: the keyring, a read-only use of the database, the line writer, and a watch on
+    the serving worker ``parent``."""
     from app.export_fast import _Lines  # imported here: export_fast imports this module
 
     global _helper  # one per helper process, like the app's own engine and keyring
+    # A worker killed outright (gunicorn's timeout ends with SIGKILL) cannot stop its pool, and a helper
+    # waiting for its next batch would wait forever holding its memory: it leaves when the worker is gone.
+    threading.Thread(target=_exit_without, args=(parent,), name="export-parent-watch", daemon=True).start()
     crypto.configure(keyring)
     engine = create_engine(url, hide_parameters=True)  # never a bound value in an error message
     configure_sqlite(engine)  # the app's connection settings (busy timeout, WAL) when it is SQLite
     _helper = (engine, _Lines(ZoneInfo(tz_key)))
+
+
+def _exit_without(parent: int) -> None:
+    """End this helper process as soon as ``parent`` is no longer its parent (it died; the helper was adopted)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)  # no cleanup to run: the helper holds nothing but a read connection
 
 
 def _write_batch(ids: list[int], flush_rows: int) -> list[str]:

@@ -11,9 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +26,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from app import crypto
+from app import crypto, export_parallel
 from app.crypto import Keyring, new_key_spec, parse_keys
 from app.export import _CSV_SELECTED, fetch_rows, stream_csv, write_csv
 from app.export_fast import CACHE_LIMIT, _Lines
@@ -246,3 +251,58 @@ def test_a_failing_helper_ends_the_download_instead_of_skipping_rows(app: Flask,
     with pytest.raises(crypto.DecryptionError):
         _parallel_export(app)
 
+
+
+# A serving worker in a process of its own: it starts an export with helpers, reports them, and waits.
+_WORKER = """
+import multiprocessing, sys, time
+from zoneinfo import ZoneInfo
+
+def main():
+    from app import create_app, export, export_parallel
+    from app.extensions import db
+    from app.queue import QueueFilters, build_query
+    from config import TestingConfig
+    export.FETCH_BATCH, export.FLUSH_ROWS, export_parallel.PARALLEL_AFTER = 2, 1, 1
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1])
+    tz = ZoneInfo("America/Los_Angeles")
+    with app.app_context():
+        query = build_query(QueueFilters(status="all"), staff_id=1, tz=tz, region="US")
+        chunks = export.stream_csv(db.session, query, tz, processes=2)
+        for _ in range(5):  # the header, two rows in process, two from the helpers
+            next(chunks)
+        print(" ".join(str(child.pid) for child in multiprocessing.active_children()), flush=True)
+        time.sleep(120)
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (an ended process no one has reaped yet is a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_helpers_leave_when_their_worker_is_killed(app: Flask, tmp_path: Path) -> None:
+    _store(app, 20)
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    root = Path(__file__).resolve().parent.parent
+    with (tmp_path / "worker.log").open("w") as log, subprocess.Popen(  # this interpreter, the script above
+            [sys.executable, str(script), database_url(app)], cwd=root, stdout=subprocess.PIPE, stderr=log,
+            text=True, env={**os.environ, "PYTHONPATH": str(root)}) as worker:
+        try:
+            assert worker.stdout is not None
+            helpers = [int(pid) for pid in worker.stdout.readline().split()]
+            assert len(helpers) == 2 and all(_running(pid) for pid in helpers), (tmp_path / "worker.log").read_text()
+        finally:
+            worker.kill()  # SIGKILL, as gunicorn ends a worker past its timeout: no chance to stop the pool
+            worker.wait()
+    deadline = time.monotonic() + 10 * export_parallel.PARENT_CHECK_SECONDS
+    while any(_running(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in helpers if _running(pid)]
