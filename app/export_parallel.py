@@ -17,7 +17,12 @@ hands the rest to this module, which splits the work like this:
 What a helper receives: the database URL, the keyring (the helper must decrypt, as the worker does) and the
 clinic's time zone once, then lists of ids. All of it goes through the pipe ``multiprocessing`` sets up
 between the two processes, never a file, the command line or the environment. Helpers live as long as the
-export: an abandoned download cancels what has not started and stops them.
+export: an abandoned download cancels what has not started and stops them, and a helper whose worker was
+killed (no chance to stop anything) notices within ``PARENT_CHECK_SECONDS`` and leaves.
+
+``spawn`` starts each helper by importing the program's main module again under another name, as
+``multiprocessing`` always does: gunicorn's, pytest's and flask's are import-safe; a script of one's own that
+exports must keep its work under ``if __name__ == "__main__":``.
 
 Rows are picked by id, batch by batch, as the export goes, so the export reads the queue as it is when each
 batch is read, like the keyset batches of the reference: a request that leaves the filter in the seconds
