@@ -139,8 +139,9 @@ class Config(SecurityConfig):
     # turn instead of failing.
     SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
     # CSV export (app/export_parallel.py): helper processes that write a long export's rows, so a million rows
-    # use every core rather than one worker's; each lives only as long as its export. 0 = all in the worker.
-    EXPORT_PROCESSES = int(_env("EXPORT_PROCESSES", str(min(2, os.cpu_count() or 1))))
+    # use every core rather than one worker's; each lives only as long as its export. 0 = all in the worker,
+    # the default on one core, where a helper would only add its memory.
+    EXPORT_PROCESSES = int(_env("EXPORT_PROCESSES", "2" if (os.cpu_count() or 1) > 1 else "0"))
 
 
 # Development and test keys: fixed, public, and never accepted in production.

@@ -1,8 +1,10 @@
 """The CSV export's fast path: the same file as ``app/export.py``'s reference, byte for byte, in a third of the time.
 
-A million-row export must finish in under a minute on one core, about 55 µs a row including the fetch; the
-reference (``write_csv(fetch_rows(...))``: SQLAlchemy's typed rows, then one ``Column`` callable and one
-``cell()`` per cell) spends about 130 µs. What this path does differently, and why each is still exact:
+A row costs this path about 55 µs including the fetch, the reference (``write_csv(fetch_rows(...))``:
+SQLAlchemy's typed rows, then one ``Column`` callable and one ``cell()`` per cell) about 130 µs. A long export's
+rows past its first batches are written by helper processes with this same ``_Lines`` (``app/export_parallel.py``),
+so a million rows take well under a minute on two cores. What this path does differently, and why each is still
+exact:
 
 - Rows are fetched through Core with every column coerced to a type without result processing, so the driver's
   values arrive as they are. What the processors did is done here once per value with the same functions:

@@ -38,7 +38,7 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, select
@@ -49,6 +49,9 @@ from app import crypto, export
 from app.crypto import Keyring
 from app.database import configure_sqlite
 from app.models import ConsultationRequest
+
+if TYPE_CHECKING:
+    from app.export_fast import _Lines
 
 PARALLEL_AFTER = 20  # batches written in process first: small exports never pay for starting helpers (~1 s)
 PARENT_CHECK_SECONDS = 1.0  # how often a helper checks that the serving worker that started it is still there
@@ -85,14 +88,14 @@ def chunks(session: Session, queue_query: Select[tuple[ConsultationRequest]], af
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-# In a helper process: its engine and line writer, set once by ``_start_helper``.
-_helper: tuple[Engine, Any] | None = None
+# In a helper process: its engine, line writer and selected columns, set once by ``_start_helper``.
+_helper: tuple[Engine, _Lines, tuple[Any, ...]] | None = None
 
 
 def _start_helper(url: str, keyring: Keyring, tz_key: str, parent: int) -> None:
     """A helper process's start: the keyring, a read-only use of the database, the line writer, and a watch on
     the serving worker ``parent``."""
-    from app.export_fast import _Lines  # imported here: export_fast imports this module
+    from app.export_fast import _SELECTED, _Lines  # imported here: export_fast imports this module
 
     global _helper  # one per helper process, like the app's own engine and keyring
     # A worker killed outright (gunicorn's timeout ends with SIGKILL) cannot stop its pool, and a helper
@@ -101,7 +104,7 @@ def _start_helper(url: str, keyring: Keyring, tz_key: str, parent: int) -> None:
     crypto.configure(keyring)
     engine = create_engine(url, hide_parameters=True)  # never a bound value in an error message
     configure_sqlite(engine)  # the app's connection settings (busy timeout, WAL) when it is SQLite
-    _helper = (engine, _Lines(ZoneInfo(tz_key)))
+    _helper = (engine, _Lines(ZoneInfo(tz_key)), _SELECTED[engine.dialect.name])
 
 
 def _exit_without(parent: int) -> None:
@@ -113,12 +116,10 @@ def _exit_without(parent: int) -> None:
 
 def _write_batch(ids: list[int], flush_rows: int) -> list[str]:
     """The CSV lines of the requests ``ids`` in queue order, joined ``flush_rows`` rows a chunk."""
-    from app.export_fast import _SELECTED
-
     assert _helper is not None  # noqa: S101 - set by the pool's initializer before any task runs
-    engine, lines = _helper
+    engine, lines, selected = _helper
     by_id = select(ConsultationRequest).where(ConsultationRequest.id.in_(ids))
-    statement = export.export_statement(by_id, None, _SELECTED[engine.dialect.name]).limit(len(ids))
+    statement = export.export_statement(by_id, None, selected).limit(len(ids))
     with engine.connect() as connection:
         rows = connection.execute(statement).all()
     line = lines.line
