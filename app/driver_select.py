@@ -1,0 +1,90 @@
+"""A Core select compiled once per database dialect and run straight on the driver's cursor.
+
+For the hottest read only: the draft lookup of every questionnaire page's GET. Through the ORM session or a
+Core connection, SQLAlchemy's per-execution work (cache key, execution context, result object) cost about a
+third of that page's CPU time, several times the query itself; the statement never changes, so it is compiled
+once and each call is one cursor ``execute`` on a pooled connection. The statement is still written in Core,
+so its SQL, parameter style and quoting come from the dialect, and each column's type converts its value as
+SQLAlchemy would (``result_processor``): a JSON column is parsed and a ``UTCDateTime`` comes back aware.
+
+What it gives up, by design: ``before_cursor_execute``/``do_execute`` events do not run for it (none of the
+app's listeners concern a read), and it always takes a connection of its own from the pool, outside any
+transaction of an ORM session; callers fall back to the session when theirs may hold unwritten changes.
+No Flask import.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+
+_Processor = Callable[[Any], Any] | None
+
+
+class _Prepared:
+    """What running the statement on one dialect needs: its SQL and how to convert parameters and values."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a select always compiles to SQL
+        self.sql = compiled.string
+        self.compiled = compiled
+        self.positional = dialect.positional
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if dialect.positional else ()
+        self.binds: dict[str, _Processor] = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
+        }
+        self.results: tuple[_Processor, ...] = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+        )
+
+    def parameters(self, values: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """``values`` (by bind parameter name) as the driver takes them, each through its type's processor."""
+        params = self.compiled.construct_params(values)
+        for name, process in self.binds.items():
+            if process is not None and name in params:
+                params[name] = process(params[name])
+        if self.positional:
+            return tuple(params[name] for name in self.names)
+        return params
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        """A fetched row with each value converted by its column's type."""
+        pairs = zip(self.results, raw, strict=True)
+        return tuple(value if process is None else process(value) for process, value in pairs)
+
+
+class DriverSelect:
+    """``statement`` (a Core select with named bind parameters), run on the driver's cursor."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        # Per dialect object: an app (or a test) with several engines gets a compilation for each, and an
+        # engine's compilation goes with it.
+        self._prepared: weakref.WeakKeyDictionary[Dialect, _Prepared] = weakref.WeakKeyDictionary()
+
+    def _for(self, engine: Engine) -> _Prepared:
+        prepared = self._prepared.get(engine.dialect)
+        if prepared is None:
+            prepared = self._prepared[engine.dialect] = _Prepared(self.statement, engine.dialect)
+        return prepared
+
+    def first(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
+        """The first row for these bind parameter ``values``, converted as SQLAlchemy would; None if none."""
+        prepared = self._for(engine)
+        connection = engine.raw_connection()  # from the pool, with its connect-time settings; back to it on close
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(prepared.sql, prepared.parameters(values))
+                raw = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # returned to the pool, which rolls back whatever the driver began
+        return None if raw is None else prepared.row(raw)
