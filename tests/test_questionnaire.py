@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.drafts import hash_token
 from app.extensions import db
-from app.models import Draft, Screening
+from app.models import Draft, Screening, utcnow
 from app.screening.questions import BY_FIELD, PAGES, Kind
 from tests.answers import BASE_ANSWERS, answers_with
 from tests.journey import answer_all, csrf_token, error_messages, form_data, post_page, see_result
@@ -216,6 +216,12 @@ def test_draft_lives_on_with_activity(app: Flask, client: FlaskClient) -> None:
         draft.updated_at -= timedelta(hours=1, minutes=59)
         db.session.commit()
     assert client.get("/questions/symptoms").status_code == 200
+    with app.app_context():  # the page view is activity: recorded, so the idle time starts again
+        seen = db.session.scalars(select(Draft)).one().updated_at
+        assert utcnow() - seen < timedelta(minutes=1)
+    assert client.get("/questions/symptoms").status_code == 200
+    with app.app_context():  # a view soon after is not written again
+        assert db.session.scalars(select(Draft)).one().updated_at == seen
 
 
 def test_check_page_lists_every_answer_in_words(client: FlaskClient) -> None:

@@ -85,7 +85,8 @@ def question_page(slug: str) -> str | BaseResponse:
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
     if request.method != "POST":
-        db.session.commit()  # the draft's activity time, when due
+        if db.session().in_transaction():  # the draft's activity time, when due; mostly nothing was written
+            db.session.commit()
         back = _back_url(previous_page(page, answers), returning)
         return question_page_html(page, answers, returning, back)
     form = form_class(page)(data=answers)
