@@ -9,7 +9,10 @@ from typing import Any
 from flask import Flask, get_template_attribute, session
 from flask.testing import FlaskClient
 from markupsafe import Markup
+from sqlalchemy import select
 
+from app.extensions import db
+from app.models import Draft
 from app.public.forms import form_class
 from app.public.question_html import CSRF_PLACEHOLDER, question_html
 from app.screening.questions import BY_FIELD, PAGES, Kind, Question
@@ -129,3 +132,34 @@ def test_kept_pages_follow_the_answers_and_the_language(client: FlaskClient) -> 
     assert after.count(" checked") > before.count(" checked")
     choose_language(client, "es")
     assert '<html lang="es">' in client.get("/questions/symptoms").text
+
+
+def test_a_session_keeps_one_signed_token_which_is_accepted_only_in_that_session(
+    app: Flask, client: FlaskClient
+) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    first = csrf_token(client.get("/questions/symptoms").text)
+    assert csrf_token(client.get("/questions/symptoms?return=check").text) == first  # signed once, kept
+    assert list(app.extensions["question_page_csrf"].values()) == [first]
+    other = app.test_client()
+    answer_all(other, {"red_flags": ["none"]})
+    refused = other.post("/questions/symptoms", data={"csrf_token": first, **form_data(PAGES[1], BASE_ANSWERS)})
+    assert refused.status_code != 303  # another patient's token is no good
+    assert all("leg_symptoms" not in answers for answers in _draft_answers_of(app))  # nothing saved
+    accepted = client.post("/questions/symptoms", data={"csrf_token": first, **form_data(PAGES[1], BASE_ANSWERS)})
+    assert accepted.status_code == 303
+
+
+def test_with_a_csrf_time_limit_every_page_is_signed_afresh(app: Flask, client: FlaskClient) -> None:
+    app.config["WTF_CSRF_TIME_LIMIT"] = 3600  # a timestamp that counts: a kept token would age
+    answer_all(client, {"red_flags": ["none"]})
+    app.extensions.pop("question_page_csrf", None)
+    token = csrf_token(client.get("/questions/symptoms").text)
+    assert not app.extensions.get("question_page_csrf")
+    response = client.post("/questions/symptoms", data={"csrf_token": token, **form_data(PAGES[1], BASE_ANSWERS)})
+    assert response.status_code == 303
+
+
+def _draft_answers_of(app: Flask) -> list[dict[str, object]]:
+    with app.app_context():
+        return [dict(answers) for answers in db.session.scalars(select(Draft.answers))]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from flask import current_app, get_template_attribute, render_template, request
+from flask import current_app, g, get_template_attribute, render_template, request, session
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from wtforms import Field
@@ -43,6 +43,9 @@ _PAGE_CACHE_KEY = "question_page_html"
 # Stands for the CSRF token in a kept page: letters and dashes only, so escaping leaves it as it is, and no
 # text of the questionnaire contains it.
 CSRF_PLACEHOLDER = "csrf-token-placeholder-5f0d7c1e"
+# Signed CSRF tokens kept per session token: at most about 2 MB per worker before it is emptied.
+MAX_TOKENS = 10_000
+_CSRF_CACHE_KEY = "question_page_csrf"
 
 
 def _answer_key(data: Any) -> Hashable:
@@ -83,12 +86,37 @@ def question_page_html(page: Page, answers: dict[str, Any], returning: bool, bac
     try:
         html = cache.get(key)
     except TypeError:  # an answer of an unexpected shape: rendered, not kept
-        return _render_page(page, answers, returning, back_url, generate_csrf())
+        return _render_page(page, answers, returning, back_url, page_csrf_token())
     if html is None:
         if len(cache) >= MAX_PAGES:
             cache.clear()
         html = cache[key] = _render_page(page, answers, returning, back_url, CSRF_PLACEHOLDER)
-    return html.replace(CSRF_PLACEHOLDER, generate_csrf(), 1)
+    return html.replace(CSRF_PLACEHOLDER, page_csrf_token(), 1)
+
+
+def page_csrf_token() -> str:
+    """This request's CSRF token, as Flask-WTF's ``generate_csrf()`` gives it, signed once per session and kept.
+
+    Flask-WTF keeps a random token in the session and puts a signed, timestamped copy of it in each form; it
+    checks the signature and compares the copy with the session's token. With ``WTF_CSRF_TIME_LIMIT = None``
+    (config.py says why) the timestamp is never checked, so one signed copy is as good as a fresh one for
+    as long as the session holds that token, and signing it again on every page view was about an eighth of a
+    question page's GET. The copy is kept per session token (what the session cookie already holds, and the
+    copy is in every form the patient gets), bounded, and only while no time limit is set.
+    """
+    field = str(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    raw = session.get(field)
+    if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None or not isinstance(raw, str) or field in g:
+        return str(generate_csrf())
+    cache: dict[str, str] = current_app.extensions.setdefault(_CSRF_CACHE_KEY, {})
+    token = cache.get(raw)
+    if token is None:
+        if len(cache) >= MAX_TOKENS:
+            cache.clear()
+        token = cache[raw] = str(generate_csrf())
+    else:
+        setattr(g, field, token)  # what generate_csrf() keeps for the rest of this request
+    return token
 
 
 def _render_page(page: Page, answers: dict[str, Any], returning: bool, back_url: str, token: str) -> str:
