@@ -82,19 +82,6 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-# Every limit of this app is on POSTs (the patient budget below, the staff sign-in in app/staff/auth_routes.py),
-# so a page view is never counted; exempting the safe methods here skips Flask-Limiter's resolving of the
-# limits that would not apply anyway (about 5% of a question page's GET). A limit on a GET would need this
-# filter changed.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@limiter.request_filter
-def _page_views_are_never_limited() -> bool:
-    """Whether Flask-Limiter may skip this request: a GET, HEAD or OPTIONS (registered once, at import)."""
-    return request.method in SAFE_METHODS
-
-
 def patient_post_limit() -> str:
     """The per-IP budget for patient form posts (``RATELIMIT_PUBLIC_POST``)."""
     return str(current_app.config["RATELIMIT_PUBLIC_POST"])
