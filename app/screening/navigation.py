@@ -52,8 +52,10 @@ def previous_page(page: Page, answers: Answers) -> Page | None:
 
 
 def blocking_page(page: Page, answers: Answers) -> Page | None:
-    """An earlier page that must be answered before ``page`` can be shown, if any."""
-    gap = first_incomplete(answers)
-    if gap is not None and PAGES.index(gap) < PAGES.index(page):
-        return gap
-    return None
+    """An earlier page that must be answered before ``page`` can be shown, if any.
+
+    The first incomplete page when it comes before ``page`` (``first_incomplete``), found by checking only
+    the pages before it: every question page's view asks this.
+    """
+    earlier = PAGES[: PAGES.index(page)]
+    return next((p for p in earlier if p.is_shown(answers) and not is_complete(p, answers)), None)
