@@ -64,22 +64,29 @@ _ANSWERS = select(Draft.answers, Draft.updated_at).where(Draft.token_hash == bin
 _ANSWERS_ON_DRIVER = DriverSelect(_ANSWERS)
 
 
-def find_answers(session: Session, token: str | None, now: datetime, idle: timedelta) -> dict[str, Any] | None:
+def find_answers(
+    session: Session | scoped_session[Session], token: str | None, now: datetime, idle: timedelta,
+    engine: Engine | None = None,
+) -> dict[str, Any] | None:
     """The live draft's answers for ``token``, or None: ``find_draft`` then ``touch``, for pages that show them.
 
     Reads only the answers and the time of the last activity: loading the whole row through the ORM also
     decrypted the contact details and built an object only to read one attribute (about 15% of a question
     page's GET). The read runs on the driver's cursor (``DriverSelect``: SQLAlchemy's per-execution work was
-    most of what remained), unless ``session`` is inside a transaction, whose changes only its own connection
-    sees. An expired draft is removed and a live one touched through ``session``, as with ``find_draft`` and
-    ``touch``; the caller commits.
+    most of what remained) of ``engine`` or the session's, unless ``session`` is inside a transaction, whose
+    changes only its own connection sees. ``engine``: the session's own, given so that a scoped session not
+    yet begun in this scope is not made just to be asked for it. An expired draft is removed and a live one
+    touched through ``session``, as with ``find_draft`` and ``touch``; the caller commits.
     """
     if not _plausible(token):
         return None
     key = hash_token(str(token))
-    current = session() if isinstance(session, scoped_session) else session  # Flask-SQLAlchemy's db.session
-    bind = current.get_bind()
-    if isinstance(bind, Engine) and not current.in_transaction():
+    if isinstance(session, scoped_session) and not session.registry.has() and engine is not None:
+        bind: object = engine  # no session in this scope yet, so no transaction
+    else:
+        current = session() if isinstance(session, scoped_session) else session  # e.g. Flask-SQLAlchemy's
+        bind = None if current.in_transaction() else current.get_bind()
+    if isinstance(bind, Engine):
         row = _ANSWERS_ON_DRIVER.first(bind, key=key)
     else:
         row = session.execute(_ANSWERS, {"key": key}).first()

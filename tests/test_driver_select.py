@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from sqlalchemy import bindparam, select
 
-from app.drafts import find_answers, hash_token, save_answers, start_draft
+from app.drafts import TOUCH_EVERY, find_answers, hash_token, save_answers, start_draft
 from app.driver_select import DriverSelect
 from app.extensions import db
 from app.models import Draft, utcnow
@@ -89,3 +89,18 @@ def test_find_answers_reads_a_committed_draft_on_the_driver(app: Flask) -> None:
         assert find_answers(db.session, token, utcnow(), IDLE) == ANSWERS
         # Nothing was written (recent activity): no transaction was begun on the session.
         assert not db.session().in_transaction()
+
+
+def test_a_page_view_needs_no_orm_session_unless_it_writes(app: Flask) -> None:
+    """With the engine given, a recent draft is read without making a session; a due touch makes and uses one."""
+    token = _stored_draft(app, utcnow())
+    with app.app_context():
+        db.session.remove()
+        assert find_answers(db.session, token, utcnow(), IDLE, engine=db.engine) == ANSWERS
+        assert not db.session.registry.has()
+        later = utcnow() + TOUCH_EVERY + timedelta(seconds=1)
+        assert find_answers(db.session, token, later, IDLE, engine=db.engine) == ANSWERS
+        assert db.session.registry.has() and db.session().in_transaction()
+        db.session.commit()
+        stored = db.session.scalar(select(Draft.updated_at).where(Draft.token_hash == hash_token(token)))
+        assert stored == later

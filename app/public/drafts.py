@@ -55,12 +55,21 @@ def current_answers() -> dict[str, Any] | None:
     token = session.get(SESSION_KEY)
     if token is None:
         return None
-    answers = find_answers(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"])
+    answers = find_answers(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], engine=db.engine)
     if answers is None:
         session.pop(SESSION_KEY, None)
         db.session.commit()  # persist the removal of an expired draft
         raise DraftExpired
     return answers
+
+
+def commit_if_written() -> None:
+    """Commit this request's database session if it began a transaction; a page view mostly has none to end.
+
+    Asks the scoped session's registry first, so a request that never used the session does not make one.
+    """
+    if db.session.registry.has() and db.session().in_transaction():
+        db.session.commit()
 
 
 def draft_for_saving() -> Draft:

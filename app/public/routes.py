@@ -19,7 +19,15 @@ from app.i18n import SUPPORTED, current_language, patient_date, remember_languag
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
-from app.public.drafts import WITH_RESULT, DraftExpired, current_answers, current_draft, draft_for_saving, now
+from app.public.drafts import (
+    WITH_RESULT,
+    DraftExpired,
+    commit_if_written,
+    current_answers,
+    current_draft,
+    draft_for_saving,
+    now,
+)
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.public.question_html import question_html, question_page_html
 from app.screening import InvalidAnswers
@@ -85,8 +93,7 @@ def question_page(slug: str) -> str | BaseResponse:
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
     if request.method != "POST":
-        if db.session().in_transaction():  # the draft's activity time, when due; mostly nothing was written
-            db.session.commit()
+        commit_if_written()  # the draft's activity time, when due; mostly nothing was written
         back = _back_url(previous_page(page, answers), returning)
         return question_page_html(page, answers, returning, back)
     form = form_class(page)(data=answers)
