@@ -78,6 +78,32 @@ def find_answers(
     yet begun in this scope is not made just to be asked for it. An expired draft is removed and a live one
     touched through ``session``, as with ``find_draft`` and ``touch``; the caller commits.
     """
+    found = _live_answers(session, token, now, idle, engine)
+    if found is None:
+        return None
+    key, answers, updated_at = found
+    if now - updated_at >= TOUCH_EVERY:
+        session.execute(update(Draft).where(Draft.token_hash == key).values(updated_at=now))
+    return answers
+
+
+def answers_for_saving(
+    session: Session | scoped_session[Session], token: str | None, now: datetime, idle: timedelta,
+    engine: Engine | None = None,
+) -> dict[str, Any] | None:
+    """``find_answers`` for a page that is about to save (``save_page_answers`` records the activity then).
+
+    Writes nothing for a live draft, so the save's transaction is the first and can choose its durability.
+    """
+    found = _live_answers(session, token, now, idle, engine)
+    return None if found is None else found[1]
+
+
+def _live_answers(
+    session: Session | scoped_session[Session], token: str | None, now: datetime, idle: timedelta,
+    engine: Engine | None,
+) -> tuple[str, dict[str, Any], datetime] | None:
+    """(key, answers, last activity) of the live draft for ``token``; an expired one is deleted: None."""
     if not _plausible(token):
         return None
     key = hash_token(str(token))
@@ -96,9 +122,12 @@ def find_answers(
     if now - updated_at > idle:
         session.execute(delete(Draft).where(Draft.token_hash == key))
         return None
-    if now - updated_at >= TOUCH_EVERY:
-        session.execute(update(Draft).where(Draft.token_hash == key).values(updated_at=now))
-    return dict(answers or {})
+    return key, dict(answers or {}), updated_at
+
+
+def merge_answers(before: Mapping[str, Any], page_answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The draft's answers with one page's merged in and the answers that no longer apply dropped."""
+    return drop_inapplicable({**before, **page_answers})
 
 
 def save_answers(draft: Draft, page_answers: Mapping[str, Any], now: datetime) -> None:
@@ -107,11 +136,32 @@ def save_answers(draft: Draft, page_answers: Mapping[str, Any], now: datetime) -
     Any change means the stored screening no longer matches, so the link to it is cleared and the
     patient must check their answers again before seeing a result.
     """
-    merged = drop_inapplicable({**draft.answers, **page_answers})
+    merged = merge_answers(draft.answers, page_answers)
     if merged != draft.answers:
         draft.answers = merged
         draft.screening_id = None
     draft.updated_at = now
+
+
+def save_page_answers(
+    session: Session | scoped_session[Session], token: str, before: Mapping[str, Any],
+    page_answers: Mapping[str, Any], now: datetime,
+) -> dict[str, Any] | None:
+    """``save_answers`` for the stored draft of ``token`` whose answers were ``before``, as one UPDATE.
+
+    No Draft object is loaded: the ORM's load and unit of work were about a third of a question page's POST.
+    Returns the merged answers, or None when the draft is no longer there (it expired or was removed since it
+    was read). Like the ORM save it replaces the answers read before: two tabs saving at once keep the last.
+    """
+    merged = merge_answers(before, page_answers)
+    values: dict[str, Any] = {"updated_at": now}
+    if merged != before:
+        values |= {"answers": merged, "screening_id": None}
+    table = Draft.__table__
+    result = session.connection().execute(
+        update(table).where(table.c.token_hash == hash_token(token)).values(**values)
+    )
+    return merged if result.rowcount else None
 
 
 def save_contact(draft: Draft, contact: Mapping[str, Any], now: datetime) -> None:

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, session
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
-from app.drafts import find_answers, find_draft, start_draft, touch
+from app.database import draft_save_durability
+from app.drafts import answers_for_saving, find_answers, find_draft, save_answers, save_page_answers, start_draft, touch
 from app.extensions import db
 from app.models import Draft, Screening, utcnow
 
@@ -27,8 +28,7 @@ def now() -> datetime:
 
 
 # What is loaded with the draft, by what the page reads: each lazy load is another query on the request's path.
-# A questionnaire POST reads and writes answers only: the contact details (decrypted on load) wait until read.
-FOR_ANSWERS: tuple[ORMOption, ...] = (defer(Draft.contact),)
+# (Question pages load no Draft object at all: current_answers, answers_before_saving and save_page.)
 # The result and request pages read the screening and whether it has a request: one query with both joined.
 WITH_RESULT: tuple[ORMOption, ...] = (joinedload(Draft.screening).joinedload(Screening.request),)
 
@@ -72,10 +72,40 @@ def commit_if_written() -> None:
         db.session.commit()
 
 
-def draft_for_saving() -> Draft:
-    """The patient's draft, created (and its token put in the cookie) on their first answer."""
-    draft = current_draft(FOR_ANSWERS)
-    if draft is None:
+def answers_before_saving() -> dict[str, Any] | None:
+    """The answers of the patient's live draft before a page saves into it (None without a draft).
+
+    Raises DraftExpired as ``current_answers`` does. Writes nothing for a live draft: the save that follows
+    begins the transaction (``save_page``).
+    """
+    token = session.get(SESSION_KEY)
+    if token is None:
+        return None
+    answers = answers_for_saving(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], engine=db.engine)
+    if answers is None:
+        session.pop(SESSION_KEY, None)
+        db.session.commit()  # persist the removal of an expired draft
+        raise DraftExpired
+    return answers
+
+
+def save_page(before: dict[str, Any] | None, page_answers: dict[str, Any]) -> dict[str, Any]:
+    """Save one page's answers into the patient's draft, made (its token put in the cookie) on the first answer.
+
+    ``before``: the draft's answers as ``answers_before_saving`` read them (None: there is no draft yet).
+    Returns every answer after the save; the caller commits. The transaction saves the draft and nothing else,
+    so it needs no fsync (``draft_save_durability``). DraftExpired if the draft went in the meantime.
+    """
+    draft_save_durability(db.session)
+    token = session.get(SESSION_KEY)
+    if before is None or token is None:
         token, draft = start_draft(db.session, now())
+        save_answers(draft, page_answers, now())
         session[SESSION_KEY] = token
-    return draft
+        return dict(draft.answers)
+    merged = save_page_answers(db.session, token, before, page_answers, now())
+    if merged is None:
+        db.session.rollback()
+        session.pop(SESSION_KEY, None)
+        raise DraftExpired
+    return merged

@@ -12,8 +12,6 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
 from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
-from app.database import draft_save_durability
-from app.drafts import save_answers
 from app.extensions import db
 from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.mailer import deliver_soon, queue_new_request_email
@@ -22,11 +20,12 @@ from app.public import bp
 from app.public.drafts import (
     WITH_RESULT,
     DraftExpired,
+    answers_before_saving,
     commit_if_written,
     current_answers,
     current_draft,
-    draft_for_saving,
     now,
+    save_page,
 )
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.public.question_html import question_html, question_page_html
@@ -81,31 +80,28 @@ def question_page(slug: str) -> str | BaseResponse:
         page = get_page(slug)
     except UnknownPage:
         abort(404)
-    if request.method == "POST":
-        draft_save_durability(db.session)  # this transaction saves the draft and nothing else: no fsync needed
-    # A GET only shows answers: read them alone, without loading (and decrypting) the whole draft.
-    draft = draft_for_saving() if request.method == "POST" else None
-    answers = draft.answers if draft is not None else current_answers() or {}
+    posting = request.method == "POST"
+    # Only the answers are read (no Draft object): a GET shows them, a POST merges its page into them.
+    stored = answers_before_saving() if posting else current_answers()
+    answers = stored or {}
     returning = request.args.get("return") == RETURN_TO_CHECK
     if not page.is_shown(answers):  # e.g. scan results after answering "no scan"
         return _after_page(page, answers, returning)
     gap = blocking_page(page, answers)
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
-    if request.method != "POST":
+    if not posting:
         commit_if_written()  # the draft's activity time, when due; mostly nothing was written
         back = _back_url(previous_page(page, answers), returning)
         return question_page_html(page, answers, returning, back)
     form = form_class(page)(data=answers)
     if form.validate_on_submit():
-        assert draft is not None  # noqa: S101 - created above for every POST
-        save_answers(draft, form.answers(), now())
-        answers = draft.answers  # kept before the commit expires the draft: reading it after would reload the row
+        answers = save_page(stored, form.answers())
         db.session.commit()
         if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
         return _after_page(page, answers, returning)
-    db.session.commit()
+    commit_if_written()
     back = previous_page(page, answers)
     return render_template("public/question.html", page=page, form=form, returning=returning,
                            back_url=_back_url(back, returning))
