@@ -190,3 +190,22 @@ def test_proxy_headers_are_trusted_only_when_configured(make_app: Any) -> None:
     proxied = make_app(TRUSTED_PROXY_COUNT=1)
     response = proxied.test_client().get("/", headers=spoofed)
     assert "Strict-Transport-Security" in response.headers
+
+
+def test_each_security_header_is_sent_once_and_a_views_own_value_stands(make_app: Any) -> None:
+    app = make_app()
+
+    @app.get("/header-probe")
+    def probe() -> tuple[str, dict[str, str]]:
+        return "ok", {"Referrer-Policy": "no-referrer", "x-frame-options": "SAMEORIGIN"}
+
+    client = app.test_client()
+    for path in ("/header-probe", "/", "/no-such-page", "/static/site.css"):
+        with client.get(path) as response:
+            names = [name.lower() for name, _ in response.headers.items()]
+            for header in ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy",
+                           "Cross-Origin-Opener-Policy", "Permissions-Policy", "X-Frame-Options"):
+                assert names.count(header.lower()) == 1, (path, header)
+    probed = client.get("/header-probe")
+    assert probed.headers["Referrer-Policy"] == "no-referrer" and probed.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'none'" in probed.headers["Content-Security-Policy"]
