@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,15 +52,7 @@ def current_answers() -> dict[str, Any] | None:
 
     For pages that only show answers: no Draft object is loaded.
     """
-    token = session.get(SESSION_KEY)
-    if token is None:
-        return None
-    answers = find_answers(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], engine=db.engine)
-    if answers is None:
-        session.pop(SESSION_KEY, None)
-        db.session.commit()  # persist the removal of an expired draft
-        raise DraftExpired
-    return answers
+    return _cookie_draft_answers(find_answers)
 
 
 def commit_if_written() -> None:
@@ -78,10 +70,15 @@ def answers_before_saving() -> dict[str, Any] | None:
     Raises DraftExpired as ``current_answers`` does. Writes nothing for a live draft: the save that follows
     begins the transaction (``save_page``).
     """
+    return _cookie_draft_answers(answers_for_saving)
+
+
+def _cookie_draft_answers(read: Callable[..., dict[str, Any] | None]) -> dict[str, Any] | None:
+    """``read`` (``find_answers`` or ``answers_for_saving``) for the draft in the cookie; DraftExpired if it went."""
     token = session.get(SESSION_KEY)
     if token is None:
         return None
-    answers = answers_for_saving(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], engine=db.engine)
+    answers = read(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"], engine=db.engine)
     if answers is None:
         session.pop(SESSION_KEY, None)
         db.session.commit()  # persist the removal of an expired draft
