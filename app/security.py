@@ -80,16 +80,16 @@ class SecurityHeaders:
     def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
+    # (lower-case name, header) pairs, made once: header names compare without regard to case.
+    ITEMS = tuple((name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items())
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
-            headers.extend(item for item in _SECURITY_ITEMS if item[0].lower() not in present)
+            headers.extend(header for lower, header in self.ITEMS if lower not in present)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, start)
-
-
-_SECURITY_ITEMS = tuple(SECURITY_HEADERS.items())
 
 
 def add_security_headers(response: Response) -> Response:

@@ -163,3 +163,13 @@ def test_with_a_csrf_time_limit_every_page_is_signed_afresh(app: Flask, client: 
 def _draft_answers_of(app: Flask) -> list[dict[str, object]]:
     with app.app_context():
         return [dict(answers) for answers in db.session.scalars(select(Draft.answers))]
+
+
+def test_a_new_signing_key_signs_the_token_again(app: Flask, client: FlaskClient) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    before = csrf_token(client.get("/questions/symptoms").text)
+    app.config["WTF_CSRF_SECRET_KEY"] = "another signing key for CSRF tokens, long enough"
+    after = csrf_token(client.get("/questions/symptoms").text)
+    assert after != before
+    response = client.post("/questions/symptoms", data={"csrf_token": after, **form_data(PAGES[1], BASE_ANSWERS)})
+    assert response.status_code == 303

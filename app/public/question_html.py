@@ -102,18 +102,19 @@ def page_csrf_token() -> str:
     (config.py says why) the timestamp is never checked, so one signed copy is as good as a fresh one for
     as long as the session holds that token, and signing it again on every page view was about an eighth of a
     question page's GET. The copy is kept per session token (what the session cookie already holds, and the
-    copy is in every form the patient gets), bounded, and only while no time limit is set.
+    copy is in every form the patient gets) and signing key, bounded, and only while no time limit is set.
     """
     field = str(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     raw = session.get(field)
     if current_app.config.get("WTF_CSRF_TIME_LIMIT") is not None or not isinstance(raw, str) or field in g:
         return str(generate_csrf())
-    cache: dict[str, str] = current_app.extensions.setdefault(_CSRF_CACHE_KEY, {})
-    token = cache.get(raw)
+    cache: dict[tuple[object, str], str] = current_app.extensions.setdefault(_CSRF_CACHE_KEY, {})
+    key = (current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key, raw)  # signed with this key
+    token = cache.get(key)
     if token is None:
         if len(cache) >= MAX_TOKENS:
             cache.clear()
-        token = cache[raw] = str(generate_csrf())
+        token = cache[key] = str(generate_csrf())
     else:
         setattr(g, field, token)  # what generate_csrf() keeps for the rest of this request
     return token
