@@ -79,6 +79,7 @@ def register_extensions(app: Flask) -> None:
     from app.i18n import init_i18n
     from app.log_privacy import redact_database_rows
 
+    choose_engine_options(app)
     db.init_app(app)
     configure_database(app)
     redact_database_rows()  # SQLAlchemy's DEBUG log would show decrypted patient details
@@ -92,12 +93,25 @@ def register_extensions(app: Flask) -> None:
     init_i18n(app)  # Flask-Babel: patient pages in English or Spanish
 
 
+def choose_engine_options(app: Flask) -> None:
+    """PostgreSQL through psycopg: no ``pool_pre_ping``, which ``configure_database``'s socket check replaces."""
+    from app.pool_liveness import engine_options
+
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"], options)
+
+
 def configure_database(app: Flask) -> None:
-    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write."""
+    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write.
+
+    PostgreSQL: each pooled connection is checked for life as it is handed out (app/pool_liveness.py).
+    """
     from app.database import configure_sqlite
+    from app.pool_liveness import install_liveness_check
 
     with app.app_context():
         configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
+        install_liveness_check(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:

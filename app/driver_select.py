@@ -9,7 +9,8 @@ SQLAlchemy would (``result_processor``): a JSON column is parsed and a ``UTCDate
 
 What it gives up, by design: ``before_cursor_execute``/``do_execute`` events do not run for it (none of the
 app's listeners concern a read), and it always takes a connection of its own from the pool, outside any
-transaction of an ORM session; callers fall back to the session when theirs may hold unwritten changes.
+transaction of an ORM session; callers fall back to the session when theirs may hold unwritten changes. On
+PostgreSQL the select runs in autocommit, one round trip with no BEGIN before it and no ROLLBACK after.
 No Flask import.
 """
 
@@ -42,6 +43,10 @@ class _Prepared:
         self.results: tuple[_Processor, ...] = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
         )
+        # psycopg begins a transaction before a query unless in autocommit: a BEGIN round trip before the
+        # select and a ROLLBACK round trip when the pool takes the connection back. One select needs neither.
+        # (SQLite's connections here never begin by themselves: app/database.py.)
+        self.autocommit = dialect.name == "postgresql" and dialect.driver == "psycopg"
 
     def parameters(self, values: dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """``values`` (by bind parameter name) as the driver takes them, each through its type's processor."""
@@ -79,12 +84,26 @@ class DriverSelect:
         prepared = self._for(engine)
         connection = engine.raw_connection()  # from the pool, with its connect-time settings; back to it on close
         try:
-            cursor = connection.cursor()
+            if prepared.autocommit:
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
             try:
-                cursor.execute(prepared.sql, prepared.parameters(values))
-                raw = cursor.fetchone()
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(prepared.sql, prepared.parameters(values))
+                    raw = cursor.fetchone()
+                finally:
+                    cursor.close()
             finally:
-                cursor.close()
+                if prepared.autocommit:
+                    _leave_autocommit(connection)
         finally:
             connection.close()  # returned to the pool, which rolls back whatever the driver began
         return None if raw is None else prepared.row(raw)
+
+
+def _leave_autocommit(connection: Any) -> None:
+    """Give the pool back a connection as it lent it (not in autocommit), or discard one that cannot be."""
+    try:
+        connection.driver_connection.autocommit = False
+    except Exception:  # a broken connection refuses the change; the pool then replaces it
+        connection.invalidate()

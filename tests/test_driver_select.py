@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import bindparam, select
 
@@ -11,6 +13,7 @@ from app.drafts import TOUCH_EVERY, find_answers, hash_token, save_answers, star
 from app.driver_select import DriverSelect
 from app.extensions import db
 from app.models import Draft, utcnow
+from tests.conftest import requires_postgres
 
 IDLE = timedelta(hours=2)
 ANSWERS = {"red_flags": ["none"], "leg_symptoms": "yes", "walking_minutes": 5, "label": "Ñandú \"quoted\" 'x'"}
@@ -104,3 +107,31 @@ def test_a_page_view_needs_no_orm_session_unless_it_writes(app: Flask) -> None:
         db.session.commit()
         stored = db.session.scalar(select(Draft.updated_at).where(Draft.token_hash == hash_token(token)))
         assert stored == later
+
+
+@requires_postgres  # SQLite's connections here never begin a transaction by themselves (app/database.py)
+def test_on_postgresql_the_read_begins_no_transaction(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No BEGIN before the select and no ROLLBACK after: the connection goes back idle and out of autocommit."""
+    from psycopg.pq import TransactionStatus
+
+    token = _stored_draft(app, utcnow())
+    seen: list[tuple[TransactionStatus, bool]] = []
+    with app.app_context():
+        engine = db.engine
+        lend = engine.raw_connection
+
+        def watched() -> Any:
+            connection = lend()
+            close = connection.close
+
+            def close_and_record() -> None:
+                driver = connection.driver_connection
+                seen.append((driver.pgconn.transaction_status, driver.autocommit))
+                close()
+
+            monkeypatch.setattr(connection, "close", close_and_record)
+            return connection
+
+        monkeypatch.setattr(engine, "raw_connection", watched)
+        assert DriverSelect(STATEMENT).first(engine, key=hash_token(token)) is not None
+    assert seen == [(TransactionStatus.IDLE, False)]
