@@ -35,6 +35,9 @@ No Flask import.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -72,6 +75,24 @@ def draft_save_durability(session: Session) -> None:
     taken); a no-op on PostgreSQL, whose durability the server decides.
     """
     session.connection(execution_options={DRAFT_DURABILITY: True})
+
+
+@contextmanager
+def draft_write_durability(dbapi_connection: Any) -> Iterator[None]:
+    """``draft_save_durability`` for a draft save run on the driver (``app.driver_write``), outside the session.
+
+    On SQLite: synchronous=NORMAL for the statement run inside, which is a transaction of its own (the
+    connection is in autocommit), then FULL again, so the pooled connection never carries NORMAL into
+    another transaction. Nothing on PostgreSQL.
+    """
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        yield
+        return
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        dbapi_connection.execute("PRAGMA synchronous = FULL")
 
 
 def _alembic_is_migrating() -> bool:

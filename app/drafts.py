@@ -16,7 +16,9 @@ from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.interfaces import ORMOption
 
+from app.database import draft_write_durability
 from app.driver_select import DriverSelect
+from app.driver_write import DriverWrite
 from app.models import Draft
 from app.screening.questions import drop_inapplicable
 
@@ -143,25 +145,44 @@ def save_answers(draft: Draft, page_answers: Mapping[str, Any], now: datetime) -
     draft.updated_at = now
 
 
-def save_page_answers(
-    session: Session | scoped_session[Session], token: str, before: Mapping[str, Any],
-    page_answers: Mapping[str, Any], now: datetime,
-) -> dict[str, Any] | None:
-    """``save_answers`` for the stored draft of ``token`` whose answers were ``before``, as one UPDATE.
+# A question page's POST: the merged answers (the screening then no longer matches) or, when they are the same,
+# only the time of the activity.
+_DRAFTS = Draft.__table__
+_SAVE_ANSWERS = DriverWrite(
+    update(_DRAFTS)
+    .where(_DRAFTS.c.token_hash == bindparam("key"))
+    .values(
+        answers=bindparam("merged", type_=_DRAFTS.c.answers.type),
+        screening_id=None,
+        updated_at=bindparam("now", type_=_DRAFTS.c.updated_at.type),
+    )
+)
+_SAVE_ACTIVITY = DriverWrite(
+    update(_DRAFTS)
+    .where(_DRAFTS.c.token_hash == bindparam("key"))
+    .values(updated_at=bindparam("now", type_=_DRAFTS.c.updated_at.type))
+)
 
-    No Draft object is loaded: the ORM's load and unit of work were about a third of a question page's POST.
-    Returns the merged answers, or None when the draft is no longer there (it expired or was removed since it
-    was read). Like the ORM save it replaces the answers read before: two tabs saving at once keep the last.
+
+def save_page_answers(
+    engine: Engine, token: str, before: Mapping[str, Any], page_answers: Mapping[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """``save_answers`` for the stored draft of ``token`` whose answers were ``before``: one UPDATE, committed.
+
+    No Draft object is loaded and no session transaction is used: the ORM's load and unit of work were about a
+    third of a question page's POST, and the session's transaction and commit much of the rest
+    (``app.driver_write``). The UPDATE is a transaction of its own, on SQLite without an fsync
+    (``draft_write_durability``: it saves a draft and nothing else). Returns the merged answers, or None when
+    the draft is no longer there (it expired or was removed since it was read). Like the ORM save it replaces
+    the answers read before: two tabs saving at once keep the last.
     """
     merged = merge_answers(before, page_answers)
-    values: dict[str, Any] = {"updated_at": now}
+    key = hash_token(token)
     if merged != before:
-        values |= {"answers": merged, "screening_id": None}
-    table = Draft.__table__
-    result = session.connection().execute(
-        update(table).where(table.c.token_hash == hash_token(token)).values(**values)
-    )
-    return merged if result.rowcount else None
+        matched = _SAVE_ANSWERS.run(engine, draft_write_durability, key=key, merged=merged, now=now)
+    else:
+        matched = _SAVE_ACTIVITY.run(engine, draft_write_durability, key=key, now=now)
+    return merged if matched else None
 
 
 def save_contact(draft: Draft, contact: Mapping[str, Any], now: datetime) -> None:

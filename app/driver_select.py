@@ -17,22 +17,23 @@ No Flask import.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine, Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processor = Callable[[Any], Any] | None
 
 
-class _Prepared:
-    """What running the statement on one dialect needs: its SQL and how to convert parameters and values."""
+class Prepared:
+    """What running a statement on one dialect needs: its SQL and how to convert parameters and values."""
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a select always compiles to SQL
+        assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a Core statement compiles to SQL
         self.sql = compiled.string
         self.compiled = compiled
         self.positional = dialect.positional
@@ -40,11 +41,12 @@ class _Prepared:
         self.binds: dict[str, _Processor] = {
             name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
         }
+        columns = statement.selected_columns if isinstance(statement, Select) else ()
         self.results: tuple[_Processor, ...] = tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
-        # psycopg begins a transaction before a query unless in autocommit: a BEGIN round trip before the
-        # select and a ROLLBACK round trip when the pool takes the connection back. One select needs neither.
+        # psycopg begins a transaction before a query unless in autocommit: a BEGIN round trip before it and a
+        # ROLLBACK (or COMMIT) round trip after. A single statement needs neither: it is a transaction of its own.
         # (SQLite's connections here never begin by themselves: app/database.py.)
         self.autocommit = dialect.name == "postgresql" and dialect.driver == "psycopg"
 
@@ -64,45 +66,59 @@ class _Prepared:
         return tuple(value if process is None else process(value) for process, value in pairs)
 
 
-class DriverSelect:
-    """``statement`` (a Core select with named bind parameters), run on the driver's cursor."""
+class PerDialect:
+    """``statement`` compiled once for each database dialect it runs on."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Executable) -> None:
         self.statement = statement
         # Per dialect object: an app (or a test) with several engines gets a compilation for each, and an
         # engine's compilation goes with it.
-        self._prepared: weakref.WeakKeyDictionary[Dialect, _Prepared] = weakref.WeakKeyDictionary()
+        self._prepared: weakref.WeakKeyDictionary[Dialect, Prepared] = weakref.WeakKeyDictionary()
 
-    def _for(self, engine: Engine) -> _Prepared:
+    def _for(self, engine: Engine) -> Prepared:
         prepared = self._prepared.get(engine.dialect)
         if prepared is None:
-            prepared = self._prepared[engine.dialect] = _Prepared(self.statement, engine.dialect)
+            prepared = self._prepared[engine.dialect] = Prepared(self.statement, engine.dialect)
         return prepared
+
+
+class DriverSelect(PerDialect):
+    """``statement`` (a Core select with named bind parameters), run on the driver's cursor."""
 
     def first(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
         """The first row for these bind parameter ``values``, converted as SQLAlchemy would; None if none."""
         prepared = self._for(engine)
-        connection = engine.raw_connection()  # from the pool, with its connect-time settings; back to it on close
-        try:
-            if prepared.autocommit:
-                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        with lent_connection(engine, prepared.autocommit) as connection:
+            cursor = connection.cursor()
             try:
-                cursor = connection.cursor()
-                try:
-                    cursor.execute(prepared.sql, prepared.parameters(values))
-                    raw = cursor.fetchone()
-                finally:
-                    cursor.close()
+                cursor.execute(prepared.sql, prepared.parameters(values))
+                raw = cursor.fetchone()
             finally:
-                if prepared.autocommit:
-                    _leave_autocommit(connection)
-        finally:
-            connection.close()  # returned to the pool, which rolls back whatever the driver began
+                cursor.close()
         return None if raw is None else prepared.row(raw)
 
 
+@contextmanager
+def lent_connection(engine: Engine, autocommit: bool) -> Iterator[Any]:
+    """A pooled DBAPI connection of ``engine`` (with its connect-time settings), in autocommit if asked.
+
+    Back to the pool on leaving, which rolls back whatever the driver began; out of autocommit first, as the
+    pool lent it, or discarded if it cannot be (a broken connection refuses the change).
+    """
+    connection = engine.raw_connection()
+    try:
+        if autocommit:
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
+        try:
+            yield connection
+        finally:
+            if autocommit:
+                _leave_autocommit(connection)
+    finally:
+        connection.close()
+
+
 def _leave_autocommit(connection: Any) -> None:
-    """Give the pool back a connection as it lent it (not in autocommit), or discard one that cannot be."""
     try:
         connection.driver_connection.autocommit = False
     except Exception:  # a broken connection refuses the change; the pool then replaces it

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, event, func, select
 
+from app.database import draft_write_durability
 from app.drafts import answers_for_saving, hash_token, save_answers, save_page_answers, start_draft
 from app.extensions import db
 from app.models import Draft, Screening, utcnow
@@ -17,6 +20,7 @@ from app.public import drafts as public_drafts
 from app.screening.questions import PAGES
 from app.workflow import complete_screening
 from tests.answers import BASE_ANSWERS
+from tests.conftest import requires_sqlite
 from tests.journey import csrf_token, form_data, post_page
 
 IDLE = timedelta(hours=2)
@@ -49,8 +53,8 @@ def test_a_changed_answer_is_saved_and_the_screening_forgotten(app: Flask) -> No
         before = answers_for_saving(db.session, token, now, IDLE, engine=db.engine)
         assert before == BASE_ANSWERS
         changed = {"leg_symptoms": "no"} if BASE_ANSWERS.get("leg_symptoms") != "no" else {"leg_symptoms": "yes"}
-        merged = save_page_answers(db.session, token, before, changed, now)
-        db.session.commit()
+        merged = save_page_answers(db.engine, token, before, changed, now)
+        db.session.rollback()  # the save committed itself: nothing of it is in the session's transaction
     row = _row(app, token)
     assert merged is not None and row.answers == merged and merged["leg_symptoms"] == changed["leg_symptoms"]
     assert row.screening_id is None and row.updated_at == now
@@ -63,8 +67,8 @@ def test_the_same_answers_again_keep_the_screening_and_record_the_activity(app: 
     screening_id = _row(app, token).screening_id
     with app.app_context():
         now = utcnow()
-        merged = save_page_answers(db.session, token, BASE_ANSWERS, {"red_flags": BASE_ANSWERS["red_flags"]}, now)
-        db.session.commit()
+        merged = save_page_answers(db.engine, token, BASE_ANSWERS, {"red_flags": BASE_ANSWERS["red_flags"]}, now)
+        db.session.rollback()
     row = _row(app, token)
     assert merged == BASE_ANSWERS == row.answers
     assert row.screening_id == screening_id and row.updated_at == now
@@ -75,7 +79,7 @@ def test_answers_that_no_longer_apply_are_dropped(app: Flask) -> None:
     token = _draft(app, BASE_ANSWERS)
     scan = next(page for page in PAGES if page.slug == "imaging").fields[0]
     with app.app_context():
-        merged = save_page_answers(db.session, token, BASE_ANSWERS, {scan: "no"}, utcnow())
+        merged = save_page_answers(db.engine, token, BASE_ANSWERS, {scan: "no"}, utcnow())
         db.session.commit()
         reference, _ = start_draft(db.session, utcnow())
         draft = db.session.get(Draft, hash_token(reference))
@@ -91,7 +95,7 @@ def test_a_draft_gone_since_it_was_read_saves_nothing(app: Flask) -> None:
     with app.app_context():
         db.session.execute(delete(Draft))
         db.session.commit()
-        assert save_page_answers(db.session, token, {"red_flags": ["none"]}, {"leg_symptoms": "yes"}, utcnow()) is None
+        assert save_page_answers(db.engine, token, {"red_flags": ["none"]}, {"leg_symptoms": "yes"}, utcnow()) is None
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
 
@@ -134,3 +138,30 @@ def test_a_draft_removed_between_the_read_and_the_save_says_the_session_ended(
     assert response.headers["Location"] == "/session-ended"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
+
+
+@requires_sqlite  # PostgreSQL's durability is the server's
+def test_on_sqlite_the_save_is_one_statement_without_fsync_and_the_connection_goes_back_at_full(app: Flask) -> None:
+    token = _draft(app, BASE_ANSWERS)
+    statements: list[str] = []
+    with app.app_context():
+        db.engine.dispose()  # every connection from here on is traced from its start
+        event.listen(db.engine, "connect", lambda connection, _record: connection.set_trace_callback(statements.append))
+        assert save_page_answers(db.engine, token, BASE_ANSWERS, {"leg_symptoms": "no"}, utcnow()) is not None
+        with db.engine.connect() as connection:
+            level = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    saved = [line for line in statements if not line.startswith("PRAGMA") or "synchronous" in line]
+    assert saved[:3] == ["PRAGMA synchronous = NORMAL", saved[1], "PRAGMA synchronous = FULL"]
+    assert saved[1].startswith("UPDATE draft SET answers=")  # no BEGIN: the statement is its own transaction
+    assert level == 2  # FULL
+
+
+@requires_sqlite
+def test_the_draft_write_durability_is_full_again_even_after_a_failure(tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "d.sqlite3", isolation_level=None)
+    connection.execute("PRAGMA synchronous = FULL")
+    with pytest.raises(sqlite3.OperationalError), draft_write_durability(connection):
+        assert connection.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL
+        connection.execute("UPDATE no_such_table SET x = 1")
+    assert connection.execute("PRAGMA synchronous").fetchone() == (2,)
+    connection.close()

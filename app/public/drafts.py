@@ -90,19 +90,19 @@ def save_page(before: dict[str, Any] | None, page_answers: dict[str, Any]) -> di
     """Save one page's answers into the patient's draft, made (its token put in the cookie) on the first answer.
 
     ``before``: the draft's answers as ``answers_before_saving`` read them (None: there is no draft yet).
-    Returns every answer after the save; the caller commits. The transaction saves the draft and nothing else,
-    so it needs no fsync (``draft_save_durability``). DraftExpired if the draft went in the meantime.
+    Returns every answer after the save. A new draft is added to the session (the caller commits); a save into
+    an existing one is its own committed UPDATE (``save_page_answers``). Either saves the draft and nothing
+    else, so it needs no fsync (``draft_save_durability``). DraftExpired if the draft went in the meantime.
     """
-    draft_save_durability(db.session)
     token = session.get(SESSION_KEY)
     if before is None or token is None:
+        draft_save_durability(db.session)
         token, draft = start_draft(db.session, now())
         save_answers(draft, page_answers, now())
         session[SESSION_KEY] = token
         return dict(draft.answers)
-    merged = save_page_answers(db.session, token, before, page_answers, now())
+    merged = save_page_answers(db.engine, token, before, page_answers, now())  # committed already
     if merged is None:
-        db.session.rollback()
         session.pop(SESSION_KEY, None)
         raise DraftExpired
     return merged

@@ -97,7 +97,7 @@ def question_page(slug: str) -> str | BaseResponse:
     form = form_class(page)(data=answers)
     if form.validate_on_submit():
         answers = save_page(stored, form.answers())
-        db.session.commit()
+        commit_if_written()  # a new draft; a save into an existing one has committed itself
         if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
         return _after_page(page, answers, returning)
