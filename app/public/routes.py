@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
@@ -27,7 +27,7 @@ from app.public.drafts import (
     now,
     save_page,
 )
-from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
+from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class, read_page_answers
 from app.public.question_html import question_html, question_page_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
@@ -94,9 +94,13 @@ def question_page(slug: str) -> str | BaseResponse:
         commit_if_written()  # the draft's activity time, when due; mostly nothing was written
         back = _back_url(previous_page(page, answers), returning)
         return question_page_html(page, answers, returning, back)
-    form = form_class(page)(data=answers)
-    if form.validate_on_submit():
-        answers = save_page(stored, form.answers())
+    submitted, form = _plain_post_answers(page, answers), None
+    if submitted is None:  # not valid, or not a plain form post: the form decides, and shows its messages
+        form = form_class(page)(data=answers)
+        if form.validate_on_submit():
+            submitted = form.answers()
+    if submitted is not None:
+        answers = save_page(stored, submitted)
         commit_if_written()  # a new draft; a save into an existing one has committed itself
         if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
@@ -105,6 +109,17 @@ def question_page(slug: str) -> str | BaseResponse:
     back = previous_page(page, answers)
     return render_template("public/question.html", page=page, form=form, returning=returning,
                            back_url=_back_url(back, returning))
+
+
+def _plain_post_answers(page: Page, stored: dict[str, Any]) -> dict[str, Any] | None:
+    """The page's answers from a plain form post whose CSRF token Flask-WTF has checked, if all are valid.
+
+    ``read_page_answers`` gives what the page's form would, without building it; anything else (an invalid
+    answer, an empty, JSON or file post, CSRF checking off) is None, and the form itself is used.
+    """
+    if not g.get("csrf_valid") or not request.form or request.files:
+        return None
+    return read_page_answers(page, request.form, stored)
 
 
 def _after_page(page: Page, answers: dict[str, Any], returning: bool) -> BaseResponse:
