@@ -67,7 +67,8 @@ def submit_request(
     already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
     is what makes this hold across processes; the lookup first is only the fast path.
     """
-    existing = _request_for(session, screening.id)
+    # The patient pages load the screening with its request joined in: no query then (otherwise one, lazily).
+    existing = screening.request
     if existing is not None:
         return existing, False
     indexes = request_indexes(phone=details.phone, email=details.email, last_name=details.last_name)
