@@ -77,7 +77,8 @@ class Config(SecurityConfig):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
     # hide_parameters: SQL errors and echo logs never show bound values (health answers, hashes).
-    # pool_pre_ping: on PostgreSQL (psycopg) a socket check replaces it, without a round trip (app/pool_liveness.py).
+    # pool_pre_ping: kept for other drivers; on psycopg a socket check replaces it, on SQLite it serves nothing
+    # (app/pool_liveness.py).
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True, "hide_parameters": True}
 
     # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the

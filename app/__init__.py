@@ -94,7 +94,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def choose_engine_options(app: Flask) -> None:
-    """PostgreSQL through psycopg: no ``pool_pre_ping``, which ``configure_database``'s socket check replaces."""
+    """No ``pool_pre_ping`` on SQLite (nothing to ping) or psycopg (``configure_database``'s socket check instead)."""
     from app.pool_liveness import engine_options
 
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})

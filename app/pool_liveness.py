@@ -59,8 +59,14 @@ def install_liveness_check(engine: Engine) -> bool:
 
 
 def engine_options(database_url: str, options: dict[str, object]) -> dict[str, object]:
-    """The engine ``options`` for ``database_url``: on psycopg, no ``pool_pre_ping`` (the socket check replaces it)."""
+    """The engine ``options`` for ``database_url``, without ``pool_pre_ping`` where it serves nothing.
+
+    psycopg: the socket check replaces it. SQLite: a connection is a handle on a file in this process, which
+    nothing outside can end, so its ``SELECT 1`` never fails (about 0.6% of a step POST's samples under wrk).
+    """
     url = make_url(database_url)
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg":
+    if url.get_backend_name() == "sqlite" or (
+        url.get_backend_name() == "postgresql" and url.get_driver_name() == "psycopg"
+    ):
         return {**options, "pool_pre_ping": False}
     return options

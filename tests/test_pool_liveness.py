@@ -14,14 +14,16 @@ from app.extensions import db
 from app.pool_liveness import engine_options
 from app.screening.questions import PAGES
 from tests.answers import BASE_ANSWERS
-from tests.conftest import database_url, requires_postgres
+from tests.conftest import database_url, requires_postgres, requires_sqlite
 from tests.journey import form_data, post_page
 
 
-def test_only_psycopg_engines_lose_the_pre_ping() -> None:
+def test_the_pre_ping_goes_only_where_it_serves_nothing() -> None:
     options = {"pool_pre_ping": True, "hide_parameters": True}
-    assert engine_options("sqlite:////tmp/x.sqlite3", options) == options
-    assert engine_options("postgresql+psycopg://u@h/db", options) == {"pool_pre_ping": False, "hide_parameters": True}
+    without = {"pool_pre_ping": False, "hide_parameters": True}
+    assert engine_options("postgresql+psycopg://u@h/db", options) == without  # the socket check replaces it
+    assert engine_options("sqlite:////tmp/x.sqlite3", options) == without  # nothing can end a file handle
+    assert engine_options("postgresql+asyncpg://u@h/db", options) == options  # no socket check for other drivers
     assert options["pool_pre_ping"] is True  # the shared setting is not changed in place
 
 
@@ -88,3 +90,11 @@ def test_a_patient_whose_connection_the_server_ended_carries_on(client: FlaskCli
     _end_every_app_connection(app)
     saved = post_page(client, second.slug, form_data(second, BASE_ANSWERS))  # the ORM session's write
     assert saved.status_code == 303
+
+
+@requires_sqlite  # the app's SQLite engine, made with the same options
+def test_the_sqlite_engine_does_not_ping(app: Flask) -> None:
+    with app.app_context():
+        assert db.engine.pool._pre_ping is False  # no public accessor for the pool's setting
+        with db.engine.connect() as connection:
+            assert connection.scalar(text("SELECT 1")) == 1
