@@ -17,7 +17,7 @@ No Flask import.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,18 +67,23 @@ class Prepared:
 
 
 class PerDialect:
-    """``statement`` compiled once for each database dialect it runs on."""
+    """``statement`` compiled once for each database dialect it runs on.
 
-    def __init__(self, statement: Executable) -> None:
+    ``statement`` may instead map dialect names to statements, for SQL one dialect's construct must write
+    (``sqlite.insert(...).on_conflict_do_nothing()``).
+    """
+
+    def __init__(self, statement: Executable | Mapping[str, Executable]) -> None:
         self.statement = statement
         # Per dialect object: an app (or a test) with several engines gets a compilation for each, and an
         # engine's compilation goes with it.
         self._prepared: weakref.WeakKeyDictionary[Dialect, Prepared] = weakref.WeakKeyDictionary()
 
-    def _for(self, engine: Engine) -> Prepared:
-        prepared = self._prepared.get(engine.dialect)
+    def _for(self, dialect: Dialect) -> Prepared:
+        prepared = self._prepared.get(dialect)
         if prepared is None:
-            prepared = self._prepared[engine.dialect] = Prepared(self.statement, engine.dialect)
+            statement = self.statement[dialect.name] if isinstance(self.statement, Mapping) else self.statement
+            prepared = self._prepared[dialect] = Prepared(statement, dialect)
         return prepared
 
 
@@ -87,7 +92,7 @@ class DriverSelect(PerDialect):
 
     def first(self, engine: Engine, **values: Any) -> tuple[Any, ...] | None:
         """The first row for these bind parameter ``values``, converted as SQLAlchemy would; None if none."""
-        prepared = self._for(engine)
+        prepared = self._for(engine.dialect)
         with lent_connection(engine, prepared.autocommit) as connection:
             cursor = connection.cursor()
             try:

@@ -10,8 +10,8 @@ as it ends. Parameters go through each column type's ``bind_processor`` as SQLAl
 
 It gives up SQLAlchemy's execution events, as ``DriverSelect`` does (the app has no listener on a draft's
 write other than the SQLite durability rule, which the caller passes as ``durability``), and it can never be
-part of a larger transaction: a caller that must write more than one thing atomically uses the session.
-No Flask import.
+part of a larger transaction: a caller that must write more than one thing atomically uses the session, or
+``InTransaction`` below on the session's connection. No Flask import.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, CursorResult, Engine
 
 from app.driver_select import PerDialect, lent_connection
 
@@ -37,7 +37,7 @@ class DriverWrite(PerDialect):
         ``durability``: given the driver connection, a context the statement runs in (e.g. SQLite's
         ``synchronous`` level for a draft save, ``app.database.draft_write_durability``).
         """
-        prepared = self._for(engine)
+        prepared = self._for(engine.dialect)
         with lent_connection(engine, prepared.autocommit) as connection, (durability or nullcontext)(
             connection.driver_connection
         ):
@@ -47,3 +47,24 @@ class DriverWrite(PerDialect):
                 return int(cursor.rowcount)
             finally:
                 cursor.close()
+
+
+class InTransaction(PerDialect):
+    """``statement`` compiled once per dialect, run on a SQLAlchemy ``Connection`` inside the caller's transaction.
+
+    For a write of several statements that must commit together (a consultation request and its timeline
+    event): each runs through ``Connection.exec_driver_sql`` on the session's connection, so it joins the
+    session's transaction and the dialect's execution hooks run (SQLite's ``BEGIN IMMEDIATE`` before the first
+    write, app/database.py), but SQLAlchemy neither builds a cache key nor compiles for it. (A dialect's own
+    INSERT, with ON CONFLICT, is never cached by SQLAlchemy 2.0: it was compiled afresh on every send.)
+    """
+
+    def execute(self, connection: Connection, **values: Any) -> CursorResult[Any]:
+        """Run the statement with these bind parameter ``values`` (each through its column type); its result."""
+        prepared = self._for(connection.dialect)
+        return connection.exec_driver_sql(prepared.sql, prepared.parameters(values))  # type: ignore[arg-type]
+
+    def first(self, connection: Connection, **values: Any) -> tuple[Any, ...] | None:
+        """The first row the statement returns, each value converted by its column's type; None if none."""
+        raw = self.execute(connection, **values).first()
+        return None if raw is None else self._for(connection.dialect).row(tuple(raw))

@@ -14,8 +14,16 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.extensions import db
-from app.models import ConsultationRequest, utcnow
-from app.notify import DeliveryReport, LogSender, Sender, SmtpSender, deliver_due, queue_request_email
+from app.models import utcnow
+from app.notify import (
+    DeliveryReport,
+    LogSender,
+    RequestNotice,
+    Sender,
+    SmtpSender,
+    deliver_due,
+    queue_request_email,
+)
 
 logger = logging.getLogger("app.notify")
 
@@ -41,7 +49,7 @@ def request_url(reference: str) -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
-def queue_new_request_email(consultation: ConsultationRequest) -> bool:
+def queue_new_request_email(consultation: RequestNotice) -> bool:
     """Queue the notice of a new request in the current transaction; False when no intake address is set.
 
     Call before the commit that stores the request. A fault here is logged and swallowed inside a

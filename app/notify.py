@@ -25,9 +25,22 @@ from typing import Any, Protocol, cast
 from sqlalchemy import ColumnElement, CursorResult, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import ConsultationRequest, OutboxMessage
+from app.models import OutboxMessage
 
 logger = logging.getLogger("app.notify")
+
+
+class RequestNotice(Protocol):
+    """What the notice of a new request tells: a stored request (ORM row or ``workflow.StoredRequest``)."""
+
+    @property
+    def reference(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 DEFAULT_MAX_ATTEMPTS = 8
 # While one worker is sending a message, others leave it alone. Longer than any SMTP conversation
@@ -116,14 +129,14 @@ def build_message(from_address: str, recipient: str, subject: str, body: str) ->
     return message
 
 
-def request_subject(request: ConsultationRequest) -> str:
+def request_subject(request: RequestNotice) -> str:
     """``[EMERGENCY] New MILD consultation request K7QM-4HXT``, or ``... K7QM-4HXT (likely)``."""
     if request.category == "emergency":
         return f"[EMERGENCY] New MILD consultation request {request.reference}"
     return f"New MILD consultation request {request.reference} ({request.category})"
 
 
-def request_body(request: ConsultationRequest, request_url: str, timezone: tzinfo = UTC) -> str:
+def request_body(request: RequestNotice, request_url: str, timezone: tzinfo = UTC) -> str:
     """The email text: reference, category, when and the staff link; deliberately no patient details."""
     submitted = request.created_at.astimezone(timezone).strftime("%d %b %Y %H:%M %Z")
     category = CATEGORY_WORDS.get(request.category, request.category)
@@ -140,7 +153,7 @@ def request_body(request: ConsultationRequest, request_url: str, timezone: tzinf
 
 def queue_request_email(
     session: Session,
-    request: ConsultationRequest,
+    request: RequestNotice,
     *,
     intake_address: str,
     request_url: str,

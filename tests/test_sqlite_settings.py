@@ -104,8 +104,8 @@ def test_a_foreign_key_violation_is_refused(app: Flask) -> None:
         db.session.rollback()
 
 
-def test_a_reference_collision_rolls_back_only_the_savepoint(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    """submit_request's savepoint still works under the driver settings: a collision draws a new reference."""
+def test_a_reference_collision_keeps_the_transaction(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the driver settings a collision inserts nothing, draws a new reference, and the transaction goes on."""
     from app import workflow
 
     taken = seed_request(app)
