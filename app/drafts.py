@@ -9,20 +9,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.interfaces import ORMOption
 
 from app.database import draft_write_durability
 from app.driver_select import DriverSelect
-from app.driver_write import DriverWrite
-from app.models import Draft
+from app.driver_write import DriverWrite, InTransaction
+from app.models import ConsultationRequest, Draft, Screening
 from app.screening.questions import drop_inapplicable
+from app.workflow import StoredRequest
 
 TOKEN_BYTES = 32  # 256 bits: not guessable, not enumerable
+_DRAFTS = Draft.__table__
 
 
 def hash_token(token: str) -> str:
@@ -127,6 +130,58 @@ def _live_answers(
     return key, dict(answers or {}), updated_at
 
 
+@dataclass(frozen=True)
+class ReadyToSend:
+    """A live draft with its result, as the send of a consultation request reads it."""
+
+    key: str  # the draft's key (the hash of the cookie's token)
+    contact: dict[str, Any]  # the contact details typed so far (decrypted)
+    screening_id: int
+    category: str
+    score: int
+    stated_age: Any  # the screening's answer to the age question, to check the date of birth against
+    request: StoredRequest | None  # the request already stored for the screening, if it was sent
+
+
+def ready_to_send(draft: Draft, screening: Screening) -> ReadyToSend:
+    """``draft`` and its ``screening``, loaded through the session, as the send reads them."""
+    stored = None if screening.request is None else StoredRequest.of(screening.request)
+    return ReadyToSend(draft.token_hash, dict(draft.contact), screening.id, screening.category, screening.score,
+                       screening.answers.get("age"), stored)
+
+
+def find_ready_to_send(engine: Engine, token: str | None, now: datetime, idle: timedelta) -> ReadyToSend | None:
+    """The live draft for ``token`` with its screening and any request of it, in one read on the driver.
+
+    None when there is no such draft, it has no screening yet, or it has expired: the caller then takes the
+    session's path (``find_draft``), which removes an expired draft and tells the patient. Loading the draft, the
+    screening and the request through the ORM cost a send 0.7 ms, a quarter of it; this read needs none of it.
+    Writes nothing: the send that follows records the activity.
+    """
+    if not _plausible(token):
+        return None
+    key = hash_token(str(token))
+    row = _READY_TO_SEND.first(engine, key=key)
+    if row is None:
+        return None
+    contact, updated_at, screening_id, category, score, answers, request_id, *request = row
+    if now - updated_at > idle:
+        return None
+    stored = None if request_id is None else StoredRequest(request_id, *request)
+    return ReadyToSend(key, dict(contact or {}), screening_id, category, score, (answers or {}).get("age"), stored)
+
+
+_SCREENINGS = Screening.__table__
+_REQUESTS = ConsultationRequest.__table__
+_READY_TO_SEND = DriverSelect(
+    select(_DRAFTS.c.contact, _DRAFTS.c.updated_at, _SCREENINGS.c.id, _SCREENINGS.c.category, _SCREENINGS.c.score,
+           _SCREENINGS.c.answers, _REQUESTS.c.id, _REQUESTS.c.reference, _REQUESTS.c.category, _REQUESTS.c.created_at)
+    .select_from(_DRAFTS.join(_SCREENINGS, _DRAFTS.c.screening_id == _SCREENINGS.c.id)
+                 .outerjoin(_REQUESTS, _REQUESTS.c.screening_id == _SCREENINGS.c.id))
+    .where(_DRAFTS.c.token_hash == bindparam("key"))
+)
+
+
 def merge_answers(before: Mapping[str, Any], page_answers: Mapping[str, Any]) -> dict[str, Any]:
     """The draft's answers with one page's merged in and the answers that no longer apply dropped."""
     return drop_inapplicable({**before, **page_answers})
@@ -147,7 +202,6 @@ def save_answers(draft: Draft, page_answers: Mapping[str, Any], now: datetime) -
 
 # A question page's POST: the merged answers (the screening then no longer matches) or, when they are the same,
 # only the time of the activity.
-_DRAFTS = Draft.__table__
 _SAVE_ANSWERS = DriverWrite(
     update(_DRAFTS)
     .where(_DRAFTS.c.token_hash == bindparam("key"))
@@ -194,6 +248,22 @@ def save_contact(draft: Draft, contact: Mapping[str, Any], now: datetime) -> Non
     draft.contact = dict(contact)
     draft.updated_at = now
 
+
+def clear_contact(connection: Connection, key: str, now: datetime) -> None:
+    """Forget the copy of the contact details in the draft stored under ``key`` (the request now holds them).
+
+    One UPDATE compiled once, in ``connection``'s transaction (the send's); it records the activity too.
+    Through the ORM's unit of work, the flush of this one row cost a send about 0.3 ms.
+    """
+    _CLEAR_CONTACT.execute(connection, key=key, contact={}, now=now)
+
+
+_CLEAR_CONTACT = InTransaction(
+    update(_DRAFTS)
+    .where(_DRAFTS.c.token_hash == bindparam("key"))
+    .values(contact=bindparam("contact", type_=_DRAFTS.c.contact.type),
+            updated_at=bindparam("now", type_=_DRAFTS.c.updated_at.type))
+)
 
 TOUCH_EVERY = timedelta(minutes=1)
 

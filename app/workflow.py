@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam, insert, or_, select
+from sqlalchemy import BindParameter, Connection, Table, bindparam, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -80,16 +80,9 @@ def submit_request(
 ) -> tuple[StoredRequest, bool]:
     """Store the consultation request for ``screening`` exactly once; return it and whether it is new.
 
-    ``language`` is the code of the language the patient used the self-check in (``en`` or ``es``).
-
-    A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
-    already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
-    is what makes this hold across processes; the lookup first is only the fast path.
-
-    The rows are written by statements compiled once (``InTransaction``) on the session's connection, in the
-    session's transaction (the caller commits): through the ORM's unit of work, with a savepoint for the insert,
-    they were two thirds of a send's CPU time (BENCHMARKS.md). The column types still encrypt the details. The
-    session's ``screening.request`` is expired, so it is read again when next used.
+    ``store_request`` for a screening loaded through the session (or made in its transaction): the request the
+    session already knows is returned without a query, and ``screening.request`` is expired afterwards, so it
+    is read again when next used. The caller commits.
     """
     # The patient pages load the screening with its request joined in: no query then (otherwise one, lazily).
     existing = screening.request
@@ -97,17 +90,38 @@ def submit_request(
         return StoredRequest.of(existing), False
     if screening.id is None:
         session.flush()  # a screening made in this transaction: its id comes from the insert
-    connection = session.connection()
+    stored = store_request(session.connection(), screening.id, screening.category, screening.score, details, now,
+                           language=language)
+    session.expire(screening, ["request"])
+    return stored
+
+
+def store_request(
+    connection: Connection, screening_id: int, category: str, score: int, details: ContactDetails, now: datetime,
+    *, language: str = "en",
+) -> tuple[StoredRequest, bool]:
+    """Store the consultation request for screening ``screening_id`` exactly once; return it and whether it is new.
+
+    ``category`` and ``score`` are the screening's; ``language`` is the code of the language the patient used the
+    self-check in (``en`` or ``es``).
+
+    A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
+    already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
+    is what makes this hold across processes.
+
+    The rows are written by statements compiled once (``InTransaction``) on ``connection``, in its transaction
+    (the caller commits): through the ORM's unit of work, with a savepoint for the insert, they were two thirds
+    of a send's CPU time (BENCHMARKS.md). The column types still encrypt the details.
+    """
     indexes = request_indexes(phone=details.phone, email=details.email, last_name=details.last_name)
-    since = now - DUPLICATE_WINDOW
-    duplicate = _RECENT_DUPLICATE.first(connection, **indexes, since=since)
+    duplicate = _RECENT_DUPLICATE.first(connection, **indexes, since=now - DUPLICATE_WINDOW)
     row = {
-        "screening_id": screening.id,
+        "screening_id": screening_id,
         "status": "new",
         "is_open": True,
-        "category": screening.category,
-        "category_rank": CATEGORY_RANK[screening.category],
-        "score": screening.score,
+        "category": category,
+        "category_rank": CATEGORY_RANK[category],
+        "score": score,
         **indexes,
         "duplicate_of_id": None if duplicate is None else duplicate[0],
         "created_at": now,
@@ -123,15 +137,13 @@ def submit_request(
         # without a savepoint. Any other fault (NOT NULL, a foreign key) still raises.
         request_id = _INSERT_REQUEST.execute(connection, **row, reference=reference).scalar()
         if request_id is None:
-            stored = _REQUEST_OF_SCREENING.first(connection, screening_id=screening.id)
+            stored = _REQUEST_OF_SCREENING.first(connection, screening_id=screening_id)
             if stored is not None:
-                session.expire(screening, ["request"])
                 return StoredRequest(*stored), False  # another submission of the same screening won the race
             continue  # the random reference collided: draw another
         _INSERT_EVENT.execute(connection, request_id=request_id, kind="submitted", status_to="new", data={},
                               created_at=now)
-        session.expire(screening, ["request"])
-        return StoredRequest(request_id, reference, screening.category, now), True
+        return StoredRequest(request_id, reference, category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
 
 

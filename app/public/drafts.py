@@ -11,7 +11,17 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from app.database import draft_save_durability
-from app.drafts import answers_for_saving, find_answers, find_draft, save_answers, save_page_answers, start_draft, touch
+from app.drafts import (
+    ReadyToSend,
+    answers_for_saving,
+    find_answers,
+    find_draft,
+    find_ready_to_send,
+    save_answers,
+    save_page_answers,
+    start_draft,
+    touch,
+)
 from app.extensions import db
 from app.models import Draft, Screening, utcnow
 
@@ -45,6 +55,15 @@ def current_draft(options: Sequence[ORMOption] = ()) -> Draft | None:
         raise DraftExpired
     touch(draft, now())
     return draft
+
+
+def draft_ready_to_send() -> ReadyToSend | None:
+    """The patient's live draft with its result, read for a send; None: take ``current_draft``'s path instead.
+
+    That path also covers what this read leaves to it: no draft, no result yet, an expired draft.
+    """
+    token = session.get(SESSION_KEY)
+    return find_ready_to_send(db.engine, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"])
 
 
 def current_answers() -> dict[str, Any] | None:

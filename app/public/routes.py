@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
 from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
+from app.drafts import ReadyToSend, clear_contact, ready_to_send
 from app.extensions import db
 from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.mailer import deliver_soon, queue_new_request_email
@@ -24,6 +25,7 @@ from app.public.drafts import (
     commit_if_written,
     current_answers,
     current_draft,
+    draft_ready_to_send,
     now,
     save_page,
 )
@@ -35,7 +37,7 @@ from app.screening.navigation import UnknownPage, blocking_page, first_incomplet
 from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
 from app.screening.rules import emergency_flags
 from app.security import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
-from app.workflow import assessment_of, complete_screening, submit_request
+from app.workflow import assessment_of, complete_screening, store_request
 
 RETURN_TO_CHECK = "check"
 
@@ -204,7 +206,7 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     saved = dict(draft.contact)
     if not saved.get("preferred_language"):
         saved["preferred_language"] = current_language()  # the language they are reading in
-    form = ContactForm(data=saved, **_contact_context(screening))
+    form = ContactForm(data=saved, **_contact_context(screening.answers.get("age")))
     if form.validate_on_submit():
         accept_contact(form, draft, now())  # a post that looks automated is answered alike but not kept
         db.session.commit()
@@ -214,43 +216,75 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     return render_template("public/request.html", form=form, options=contact.CHOICES)
 
 
-def _contact_context(screening: Screening) -> dict[str, object]:
+def _contact_context(stated_age: Any) -> dict[str, object]:
+    """What checking the contact details needs besides them: the age the patient gave, today and the region."""
     clinic = current_app.extensions["clinic"]
     return {
-        "stated_age": screening.answers.get("age"),
+        "stated_age": stated_age,
         "today": now().astimezone(clinic.timezone).date(),
         "region": clinic.phone_region,
     }
 
 
 @bp.route("/request/check", methods=["GET", "POST"])
+def request_check() -> str | BaseResponse:
+    """The contact details to check; sending stores the request exactly once.
+
+    A valid send is read in one query on the driver (``draft_ready_to_send``); the page itself, and any send
+    that read does not settle (no draft or result, an expired draft, details or a post that need their
+    messages), go through the session's path, which shows them.
+    """
+    if request.method == "POST":
+        ready = draft_ready_to_send()
+        if ready is not None and ready.request is None:
+            try:
+                details = check_contact(ready.contact, **_contact_context(ready.stated_age))
+            except InvalidContact:
+                details = None
+            form = SendRequestForm()
+            if details is not None and form.validate_on_submit():
+                return _send(ready, details, form)
+    return _check_page()
+
+
 @needs_result
-def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
-    """The contact details to check; sending stores the request exactly once."""
+def _check_page(draft: Draft, screening: Screening) -> str | BaseResponse:
+    """The check page, or the send when its post is valid (the session's path)."""
     if screening.request is not None:
         return see_other("public.request_sent")
+    ready = ready_to_send(draft, screening)
     try:
-        details = check_contact(draft.contact, **_contact_context(screening))
+        details = check_contact(ready.contact, **_contact_context(ready.stated_age))
     except InvalidContact:
         return see_other("public.request_details")
     form = SendRequestForm()
     if form.validate_on_submit():
-        # A post that looks automated is answered alike, but nothing is stored.
-        queued = not looks_automated(form) and _store_request(draft, screening, details)
-        db.session.commit()
-        if queued:
-            deliver_soon()  # after the commit, in the background: email never delays or fails this
-        return see_other("public.request_sent")
+        return _send(ready, details, form)
     db.session.commit()
     region = current_app.extensions["clinic"].phone_region
     return render_template("public/request_check.html", details=details, form=form, label=contact.label,
                            phone=format_phone(details.phone, region), born=patient_date(details.date_of_birth))
 
 
-def _store_request(draft: Draft, screening: Screening, details: ContactDetails) -> bool:
+def _send(ready: ReadyToSend, details: ContactDetails, form: SendRequestForm) -> BaseResponse:
+    """Store the request (exactly once) with its email notice, commit, and show the confirmation.
+
+    A post that looks automated is answered alike, but nothing is stored.
+    """
+    queued = not looks_automated(form) and _store_request(ready, details)
+    db.session.commit()
+    if queued:
+        deliver_soon()  # after the commit, in the background: email never delays or fails this
+    return see_other("public.request_sent")
+
+
+def _store_request(ready: ReadyToSend, details: ContactDetails) -> bool:
     """Add the request (exactly once) and its email notice to the transaction; return whether an email waits."""
-    consultation, created = submit_request(db.session, screening, details, now(), language=current_language())
-    draft.contact = {}  # the request row holds the details now; no second copy
+    moment = now()
+    connection = db.session.connection()
+    consultation, created = store_request(connection, ready.screening_id, ready.category, ready.score, details,
+                                          moment, language=current_language())
+    clear_contact(connection, ready.key, moment)  # the request row holds the details now; no second copy
     return created and queue_new_request_email(consultation)  # same transaction as the request
 
 
