@@ -174,6 +174,19 @@ def test_a_fault_while_queuing_does_not_cost_the_patient_their_request(
     assert any(r.levelno == logging.ERROR and reference in r.getMessage() for r in caplog.records)
 
 
+def test_a_database_fault_while_queuing_rolls_back_only_the_notice(
+    mail_app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notice's INSERT fails (a NOT NULL column); its savepoint goes, the request and its event commit."""
+    monkeypatch.setattr("app.notify.request_body", lambda *_args: None)
+    reference = patient_request(mail_app)  # asserts the patient reached /request/sent
+    with mail_app.app_context():
+        stored = db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.reference == reference))
+        assert stored is not None and [event.kind for event in stored.events] == ["submitted"]
+    assert outbox(mail_app) == []
+    assert any(r.levelno == logging.ERROR and reference in r.getMessage() for r in caplog.records)
+
+
 # --- what arrives at the intake mailbox -------------------------------------------------------------
 
 def test_an_emergency_email_arrives_with_reference_and_link_and_no_patient_details(
@@ -289,7 +302,8 @@ def _queue(app: Flask, *recipients: str) -> None:
     with app.app_context():
         request = db.session.scalars(select(ConsultationRequest)).first()
         for recipient in recipients:
-            queue_request_email(db.session, request, intake_address=recipient, request_url="https://x/r", now=utcnow())
+            queue_request_email(db.session.connection(), request, intake_address=recipient, request_url="https://x/r",
+                                now=utcnow())
         db.session.commit()
 
 
