@@ -6,7 +6,7 @@ the app and the database share the same cores, so a database server's work per r
 workers cannot do. Reads each process's user+system time from /proc before and after a 10 s wrk run (wrk's own
 time is not counted: it has exited when the second reading is taken).
 
-    .venv/bin/python -m bench.cpu_split [--method GET|POST] [--hello]
+    .venv/bin/python -m bench.cpu_split [--method GET|POST] [--hello] [--send]
     scripts/with-postgres.sh .venv/bin/python -m bench.cpu_split --method GET
 """
 
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", choices=("GET", "POST"), default="GET", help="the step page's GET or POST")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--hello", action="store_true", help="measure the baseline (bench/hello.py, GET /) instead")
+    parser.add_argument("--send", action="store_true", help="measure the send POST (/request/check) instead")
     args = parser.parse_args(argv)
 
     from app import create_app
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         migrate(url)
         patients = patient_requests(create_app(SQLALCHEMY_DATABASE_URI=url), 64, "step", work / "step.txt")
         page, method, lines = f"/questions/{STEP_PAGE}", args.method, patients
+        if args.send:  # every send is a new patient's: enough for 1,500 a second over the warm-up and the run
+            sends = patient_requests(create_app(SQLALCHEMY_DATABASE_URI=url), int(1500 * (args.seconds + 3)), "send",
+                                     work / "send.txt")
+            page, method, lines = "/request/check", "POST", sends
         if args.hello:
             page, method, lines = "/", "GET", None
         (work / "server").mkdir()

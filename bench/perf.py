@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staff-connections", type=int, default=2,
                         help="wrk connections for the queue (default 2: one request per worker at a time)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY), as make serve")
-    parser.add_argument("--send-requests", type=int, default=4000, help="prepared patients for the send POST")
+    parser.add_argument("--send-requests", type=int, default=8000, help="prepared patients for the send POST")
     parser.add_argument("--json", type=Path, help="also write the figures and the machine as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: patient, queue, rules")

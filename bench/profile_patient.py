@@ -4,7 +4,7 @@ Starts the app under gunicorn (2 workers, gunicorn.conf.py) on a fresh SQLite da
 with bench/sessions.py, and for each scenario records both workers with py-spy while wrk sends 32
 connections of load; prints the requests per second and the inclusive and self shares of the frames.
 
-    .venv/bin/python -m bench.profile_patient [--seconds 10]
+    .venv/bin/python -m bench.profile_patient [--seconds 10] [--only "send POST"]
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def summarise(files: list[Path], top: int = 28, top_self: int = 14) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10, help="wrk load per scenario (py-spy records 8 s of it)")
+    parser.add_argument("--only", choices=("GET", "step POST", "send POST"), help="profile this scenario only")
     args = parser.parse_args(argv)
 
     from app import create_app
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate(url)
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     steps = patient_requests(app, 64, "step", work / "step.txt")
-    sends = patient_requests(app, 4000, "send", work / "send.txt")
+    sends = patient_requests(app, 6000, "send", work / "send.txt")
     (work / "server").mkdir()
     page = f"/questions/{STEP_PAGE}"
     scenarios: list[tuple[str, dict[str, Any]]] = [
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     with AppServer(url, work / "server", workers=2) as server:
         run_wrk(server.url, path=page, connections=32, seconds=3, requests_file=steps)  # warm the workers
         for name, options in scenarios:
+            if args.only and name != args.only:
+                continue
             files = [work / f"{name.replace(' ', '-')}-{pid}.txt" for pid in server.worker_pids()]
             recorders = [
                 subprocess.Popen(  # noqa: S603 - our own py-spy on our own workers

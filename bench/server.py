@@ -33,7 +33,11 @@ def free_port() -> int:
 
 
 def server_environment(database_url: str, port: int, workers: int, access_log: Path) -> dict[str, str]:
-    """The environment of a benchmark server: development config, no rate limit or bot timer, no mail thread."""
+    """The environment of a benchmark server: development config, no rate limit or bot timer, no mail thread.
+
+    An intake address is set, as a clinic sets one: each new request queues its email notice in the outbox in
+    the send's transaction (nothing is sent: no mail thread, no ``flask outbox send``).
+    """
     return {
         **os.environ,
         "FLASK_CONFIG": "development",
@@ -44,6 +48,7 @@ def server_environment(database_url: str, port: int, workers: int, access_log: P
         "RATELIMIT_PUBLIC_POST": UNLIMITED_POSTS,
         "FORM_MIN_SECONDS": "0",
         "MAIL_DELIVER_IN_BACKGROUND": "0",
+        "MAIL_INTAKE_ADDRESS": "intake@clinic.example",
     }
 
 
