@@ -64,15 +64,19 @@ def main(argv: list[str] | None = None) -> int:
         migrate(url)
         patients = patient_requests(create_app(SQLALCHEMY_DATABASE_URI=url), 64, "step", work / "step.txt")
         page, method, lines = f"/questions/{STEP_PAGE}", args.method, patients
-        if args.send:  # every send is a new patient's: enough for 1,500 a second over the warm-up and the run
-            sends = patient_requests(create_app(SQLALCHEMY_DATABASE_URI=url), int(1500 * (args.seconds + 3)), "send",
-                                     work / "send.txt")
-            page, method, lines = "/request/check", "POST", sends
+        warm_lines = lines
+        if args.send:
+            # Every send must be a new patient's (a repeat is answered cheaply), and each wrk run starts at the
+            # first line of its file: the warm-up gets patients of its own. Enough for 1,500 sends a second.
+            app = create_app(SQLALCHEMY_DATABASE_URI=url)
+            warm_lines = patient_requests(app, 1500 * 3, "send", work / "send-warm.txt")
+            lines = patient_requests(app, int(1500 * args.seconds), "send", work / "send.txt")
+            page, method = "/request/check", "POST"
         if args.hello:
-            page, method, lines = "/", "GET", None
+            page, method, lines, warm_lines = "/", "GET", None, None
         (work / "server").mkdir()
         with AppServer(url, work / "server", workers=2, app_module="bench.hello:app" if args.hello else None) as server:
-            run_wrk(server.url, path=page, connections=32, seconds=3, method=method, requests_file=lines)
+            run_wrk(server.url, path=page, connections=32, seconds=3, method=method, requests_file=warm_lines)
             before = cpu_by_process()
             load = run_wrk(server.url, path=page, connections=32, seconds=args.seconds, method=method,
                            requests_file=lines)
