@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.accounts import create_staff
 from app.extensions import db
-from app.models import ConsultationRequest, utcnow
+from app.models import ConsultationRequest, Screening, utcnow
 from tests.answers import answers_with
 from tests.journey import CONTACT, csrf_token, see_result, send_request
 
@@ -63,22 +63,27 @@ CATEGORY_ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+def new_screening(category: str = "likely", created_at: datetime | None = None) -> Screening:
+    """A screening of ``category`` (assessed by the rules), not yet added to any session."""
+    from app.screening import assess
+
+    answers = CATEGORY_ANSWERS[category]
+    assessment = assess(answers)
+    return Screening(answers=answers, assessment=assessment.to_dict(), category=category, score=assessment.score,
+                     cook_score=assessment.cook_score, rule_version=assessment.rule_version,
+                     created_at=created_at or utcnow())
+
+
 def seed_request(app: Flask, category: str = "likely", *, created_at: datetime | None = None,
                  last_name: str = "Smith", phone: str = "+14155550100", email: str | None = None,
                  first_name: str = "Pat", message: str | None = None) -> str:
     """Store a request directly through the domain functions (fast, for queue tests); return its reference."""
     from app.contact import ContactDetails
-    from app.models import Screening
-    from app.screening import assess
     from app.workflow import submit_request
 
     now = created_at or utcnow()
-    answers = CATEGORY_ANSWERS[category]
-    assessment = assess(answers)
     with app.app_context():
-        screening = Screening(answers=answers, assessment=assessment.to_dict(), category=category,
-                              score=assessment.score, cook_score=assessment.cook_score,
-                              rule_version=assessment.rule_version, created_at=now)
+        screening = new_screening(category, now)
         db.session.add(screening)
         db.session.flush()
         details = ContactDetails(first_name=first_name, last_name=last_name, date_of_birth=date(1954, 4, 3),

@@ -17,10 +17,9 @@ from app.contact import ContactDetails
 from app.database import draft_save_durability
 from app.extensions import db
 from app.models import ConsultationRequest, Screening, utcnow
-from app.screening import assess
-from tests.answers import BASE_ANSWERS, answers_with
+from tests.answers import BASE_ANSWERS
 from tests.conftest import requires_sqlite
-from tests.factories import seed_request
+from tests.factories import new_screening, seed_request
 from tests.journey import answer_all, see_result, send_request
 
 # app/database.py configures SQLite connections only; PostgreSQL has its own locking.
@@ -111,12 +110,8 @@ def test_a_reference_collision_keeps_the_transaction(app: Flask, monkeypatch: py
     taken = seed_request(app)
     references = iter([taken, "TEST-NEWW"])
     monkeypatch.setattr(workflow, "new_reference", lambda: next(references))
-    answers = answers_with()
-    assessment = assess(answers)
     with app.app_context():
-        screening = Screening(answers=answers, assessment=assessment.to_dict(), category="likely",
-                              score=assessment.score, cook_score=assessment.cook_score,
-                              rule_version=assessment.rule_version, created_at=utcnow())
+        screening = new_screening()
         db.session.add(screening)
         db.session.flush()
         details = ContactDetails(first_name="Pat", last_name="Lee", date_of_birth=date(1954, 4, 3),

@@ -17,10 +17,8 @@ from app import workflow
 from app.contact import ContactDetails
 from app.extensions import db
 from app.models import ConsultationRequest, RequestEvent, Screening, utcnow
-from app.screening import assess
 from app.workflow import REFERENCE_ATTEMPTS, ReferenceSpaceExhausted, StoredRequest, submit_request
-from tests.answers import answers_with
-from tests.factories import seed_request
+from tests.factories import new_screening, seed_request
 
 DETAILS = ContactDetails(first_name="Ana", last_name="García", date_of_birth=date(1954, 4, 3),
                          phone="+14155550177", email="ana@example.com", preferred_contact="email", best_time="morning",
@@ -28,14 +26,10 @@ DETAILS = ContactDetails(first_name="Ana", last_name="García", date_of_birth=da
                          consent_contact=True)
 
 
-def new_screening(app: Flask) -> int:
+def stored_screening(app: Flask) -> int:
     """A committed screening without a request; its id."""
-    answers = answers_with()
-    assessment = assess(answers)
     with app.app_context():
-        screening = Screening(answers=answers, assessment=assessment.to_dict(), category="likely",
-                              score=assessment.score, cook_score=assessment.cook_score,
-                              rule_version=assessment.rule_version, created_at=utcnow())
+        screening = new_screening()
         db.session.add(screening)
         db.session.commit()
         return screening.id
@@ -66,7 +60,7 @@ def statements(app: Flask) -> Iterator[list[str]]:
 
 
 def test_a_new_request_is_stored_as_given_with_its_event(app: Flask) -> None:
-    screening_id = new_screening(app)
+    screening_id = stored_screening(app)
     with app.app_context():
         screening = db.session.get(Screening, screening_id)
         assert screening is not None
@@ -85,7 +79,7 @@ def test_a_new_request_is_stored_as_given_with_its_event(app: Flask) -> None:
 
 
 def test_the_rows_are_written_without_a_savepoint_or_orm_flush(app: Flask) -> None:
-    screening_id = new_screening(app)
+    screening_id = stored_screening(app)
     with app.app_context():
         screening = db.session.get(Screening, screening_id)
         assert screening is not None
@@ -102,7 +96,7 @@ def test_the_rows_are_written_without_a_savepoint_or_orm_flush(app: Flask) -> No
 
 def test_a_send_that_loses_the_race_returns_the_winners_request(app: Flask) -> None:
     """Two workers loaded the screening before either stored its request: the second gets the first's."""
-    screening_id = new_screening(app)
+    screening_id = stored_screening(app)
     with app.app_context():
         late = db.session.get(Screening, screening_id)
         assert late is not None and late.request is None  # loaded before the other send
@@ -120,7 +114,7 @@ def test_a_send_that_loses_the_race_returns_the_winners_request(app: Flask) -> N
 
 
 def test_a_repeat_in_the_same_session_returns_the_stored_request(app: Flask) -> None:
-    screening_id = new_screening(app)
+    screening_id = stored_screening(app)
     with app.app_context():
         screening = db.session.get(Screening, screening_id)
         assert screening is not None
@@ -142,7 +136,7 @@ def test_when_every_reference_collides_nothing_is_stored_and_the_transaction_goe
         return taken
 
     monkeypatch.setattr(workflow, "new_reference", always_taken)
-    screening_id = new_screening(app)
+    screening_id = stored_screening(app)
     with app.app_context():
         screening = db.session.get(Screening, screening_id)
         assert screening is not None
@@ -156,12 +150,8 @@ def test_when_every_reference_collides_nothing_is_stored_and_the_transaction_goe
 
 
 def test_a_request_with_a_screening_made_in_the_same_transaction(app: Flask) -> None:
-    answers = answers_with()
-    assessment = assess(answers)
     with app.app_context():
-        screening = Screening(answers=answers, assessment=assessment.to_dict(), category="likely",
-                              score=assessment.score, cook_score=assessment.cook_score,
-                              rule_version=assessment.rule_version, created_at=utcnow())
+        screening = new_screening()
         db.session.add(screening)  # not flushed: it has no id yet
         stored, new = submit_request(db.session, screening, DETAILS, utcnow())
         db.session.commit()
