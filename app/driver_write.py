@@ -16,11 +16,11 @@ part of a larger transaction: a caller that must write more than one thing atomi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine
+from sqlalchemy import BindParameter, Connection, CursorResult, Engine, Table, bindparam
 
 from app.driver_select import PerDialect, lent_connection
 
@@ -68,3 +68,9 @@ class InTransaction(PerDialect):
         """The first row the statement returns, each value converted by its column's type; None if none."""
         raw = self.execute(connection, **values).first()
         return None if raw is None else self._for(connection.dialect).row(tuple(raw))
+
+
+def column_binds(table: Table, names: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """A bind parameter named after each of ``table``'s columns ``names``, typed as the column (so the column's
+    type encrypts or encodes the value): the ``values`` of an INSERT or UPDATE compiled once."""
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}

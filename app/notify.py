@@ -22,10 +22,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, CursorResult, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.driver_write import InTransaction
+from app.driver_write import InTransaction, column_binds
 from app.models import OutboxMessage
 
 logger = logging.getLogger("app.notify")
@@ -174,8 +174,7 @@ def queue_request_email(
 _OUTBOX = OutboxMessage.__table__
 _QUEUE_MESSAGE = InTransaction(
     insert(_OUTBOX)
-    .values({name: bindparam(name, type_=_OUTBOX.c[name].type)
-             for name in ("recipient", "subject", "body", "created_at", "attempts", "next_attempt_at")})
+    .values(column_binds(_OUTBOX, ("recipient", "subject", "body", "created_at", "attempts", "next_attempt_at")))
     .returning(_OUTBOX.c.id)
 )
 

@@ -6,18 +6,16 @@ No Flask import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Table, bindparam, insert, or_, select
+from sqlalchemy import Connection, bindparam, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.contact import ContactDetails
-from app.driver_write import InTransaction
+from app.driver_write import InTransaction, column_binds
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
 from app.reference import new_reference
 from app.screening import Assessment, assess, validate_answers
@@ -114,7 +112,6 @@ def store_request(
     of a send's CPU time (BENCHMARKS.md). The column types still encrypt the details.
     """
     indexes = request_indexes(phone=details.phone, email=details.email, last_name=details.last_name)
-    duplicate = _RECENT_DUPLICATE.first(connection, **indexes, since=now - DUPLICATE_WINDOW)
     row = {
         "screening_id": screening_id,
         "status": "new",
@@ -123,7 +120,7 @@ def store_request(
         "category_rank": CATEGORY_RANK[category],
         "score": score,
         **indexes,
-        "duplicate_of_id": None if duplicate is None else duplicate[0],
+        "duplicate_of_id": find_recent_duplicate(connection, indexes["phone_index"], indexes["email_index"], now),
         "created_at": now,
         "updated_at": now,
         **asdict(details),
@@ -148,20 +145,15 @@ def store_request(
 
 
 def find_recent_duplicate(
-    session: Session, phone_index: str, email_index: str | None, now: datetime
+    connection: Connection, phone_index: str | None, email_index: str | None, now: datetime
 ) -> int | None:
     """The most recent request from the same phone or email in the last 30 days, if any.
 
     Takes the blind indexes (app/search_index.py): the phone and email themselves are stored encrypted.
     """
-    found = _RECENT_DUPLICATE.first(session.connection(), phone_index=phone_index, email_index=email_index,
+    found = _RECENT_DUPLICATE.first(connection, phone_index=phone_index, email_index=email_index,
                                     since=now - DUPLICATE_WINDOW)
     return None if found is None else int(found[0])
-
-
-def _binds(table: Table, names: Iterable[str]) -> dict[str, BindParameter[Any]]:
-    """A bind parameter of each named column, typed as the column (so its type encrypts or encodes the value)."""
-    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 _REQUEST = ConsultationRequest.__table__
@@ -173,7 +165,7 @@ _REQUEST_COLUMNS = (
 )
 # A request unless a unique constraint refuses it, RETURNING its id; each dialect's construct writes ON CONFLICT.
 _INSERT_REQUEST = InTransaction({
-    name: dialect_insert(_REQUEST).values(_binds(_REQUEST, _REQUEST_COLUMNS)).on_conflict_do_nothing()
+    name: dialect_insert(_REQUEST).values(column_binds(_REQUEST, _REQUEST_COLUMNS)).on_conflict_do_nothing()
     .returning(_REQUEST.c.id)
     for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 })
@@ -192,5 +184,5 @@ _RECENT_DUPLICATE = InTransaction(
 )
 _EVENT = RequestEvent.__table__
 _INSERT_EVENT = InTransaction(
-    insert(_EVENT).values(_binds(_EVENT, ("request_id", "kind", "status_to", "data", "created_at")))
+    insert(_EVENT).values(column_binds(_EVENT, ("request_id", "kind", "status_to", "data", "created_at")))
 )

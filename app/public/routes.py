@@ -240,10 +240,11 @@ def request_check() -> str | BaseResponse:
             try:
                 details = check_contact(ready.contact, **_contact_context(ready.stated_age))
             except InvalidContact:
-                details = None
-            form = SendRequestForm()
-            if details is not None and form.validate_on_submit():
-                return _send(ready, details, form)
+                details = None  # the page's own path sends the patient back to the form
+            if details is not None:
+                form = SendRequestForm()
+                if form.validate_on_submit():
+                    return _send(ready, details, form)
     return _check_page()
 
 
