@@ -77,7 +77,7 @@ bench-reliability: install
 ## missing); the queue and CSV export at 10,000 and 1,000,000 requests (bench/seed.py); page weights; the rules
 ## module with pytest-benchmark. SQLite; BENCH_DATABASE=postgres runs it on a throwaway PostgreSQL server
 ## (scripts/with-postgres.sh). Prints figure, target and holds; also writes instance/bench-$(BENCH_DATABASE).json.
-## Smaller and quicker: BENCH_PERF_ARGS="--sizes 1000,10000 --seconds 5"
+## Smaller and quicker: BENCH_PERF_ARGS="--sizes 1000,10000 --seconds 5 --staff-seconds 5"
 BENCH_DATABASE ?= sqlite
 BENCH_PERF_ARGS ?=
 bench: install translations
