@@ -43,6 +43,7 @@ class RequestNotice(Protocol):
     @property
     def created_at(self) -> datetime: ...
 
+
 DEFAULT_MAX_ATTEMPTS = 8
 # While one worker is sending a message, others leave it alone. Longer than any SMTP conversation
 # (each step is bounded by the sender's timeout); if the worker dies mid-send, the message is retried
