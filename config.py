@@ -77,9 +77,13 @@ class Config(SecurityConfig):
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
     # hide_parameters: SQL errors and echo logs never show bound values (health answers, hashes).
-    # pool_pre_ping: kept for other drivers; on psycopg a socket check replaces it, on SQLite it serves nothing
-    # (app/pool_liveness.py).
-    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"pool_pre_ping": True, "hide_parameters": True}
+    # pool_pre_ping is added by create_app: on for PostgreSQL (a restarted server or a failover ends pooled
+    # connections), off for SQLite (a file in this process: nothing outside can end its connections).
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, object]] = {"hide_parameters": True}
+
+    # argon2 parameters for staff passwords, by name in argon2.profiles: the library's default, RFC 9106's
+    # low-memory profile. Production refuses CHEAPEST, which the tests use to stay quick.
+    PASSWORD_HASH_PROFILE = _env("PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY")
 
     # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the
     # token is tied to the session rather than to a short timer (None = valid for the session).
@@ -140,10 +144,6 @@ class Config(SecurityConfig):
     # locked". A transaction takes the lock before its first write, so under load submissions wait their
     # turn instead of failing.
     SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
-    # CSV export (app/export_parallel.py): helper processes that write a long export's rows, so a million rows
-    # use every core rather than one worker's; each lives only as long as its export. 0 = all in the worker,
-    # the default on one core, where a helper would only add its memory.
-    EXPORT_PROCESSES = int(_env("EXPORT_PROCESSES", "2" if (os.cpu_count() or 1) > 1 else "0"))
 
 
 # Development and test keys: fixed, public, and never accepted in production.
@@ -169,6 +169,8 @@ class TestingConfig(Config):
     BLIND_INDEX_KEY = DEV_INDEX_KEY
     RATELIMIT_ENABLED = False  # rate-limit tests switch it on explicitly
     FORM_MIN_SECONDS = 0.0
+    # Hashing at production cost was most of the staff tests' time; one test keeps the production profile.
+    PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 - a profile name, not a password
     # Tests deliver the outbox explicitly, so no thread outlives a test.
     MAIL_DELIVER_IN_BACKGROUND = False
 

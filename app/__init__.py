@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 
+from app.accounts import use_password_profile
 from app.clinic import Clinic
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from config import Config, config_from_env
@@ -27,6 +28,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     Path(app.instance_path).mkdir(exist_ok=True)
     app.extensions["clinic"] = Clinic.from_config(app.config)
     configure_encryption(app)
+    use_password_profile(str(app.config["PASSWORD_HASH_PROFILE"]))
 
     register_extensions(app)
     register_security(app)
@@ -46,6 +48,8 @@ def check_config(app: Flask) -> None:
     ):
         # Otherwise intake emails would only be written to the log and marked sent.
         raise RuntimeError("MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS is set in production")
+    if app.config.get("REQUIRE_REAL_KEYS") and app.config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
+        raise RuntimeError("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only; unset it in production")
 
 
 def configure_encryption(app: Flask) -> None:
@@ -94,24 +98,21 @@ def register_extensions(app: Flask) -> None:
 
 
 def choose_engine_options(app: Flask) -> None:
-    """No ``pool_pre_ping`` on SQLite (nothing to ping) or psycopg (``configure_database``'s socket check instead)."""
-    from app.pool_liveness import engine_options
+    """``pool_pre_ping`` on PostgreSQL (a restart or failover ends pooled connections), off on SQLite (nothing
+    outside this process can end a connection to a file)."""
+    from sqlalchemy import make_url
 
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config["SQLALCHEMY_DATABASE_URI"], options)
+    options.setdefault("pool_pre_ping", make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() != "sqlite")
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def configure_database(app: Flask) -> None:
-    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write.
-
-    PostgreSQL: each pooled connection is checked for life as it is handed out (app/pool_liveness.py).
-    """
+    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write."""
     from app.database import configure_sqlite
-    from app.pool_liveness import install_liveness_check
 
     with app.app_context():
         configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
-        install_liveness_check(db.engine)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -152,6 +153,7 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the ``flask screening``, ``flask drafts``, ``flask outbox`` and ``flask staff`` command groups."""
     from app.commands import drafts_cli, outbox_cli, screening_cli
+    from app.export_cli import export_cli
     from app.keys_cli import keys_cli
     from app.maintenance_cli import backup_command, purge_command
     from app.staff.commands import staff_cli
@@ -163,6 +165,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(purge_command)
     app.cli.add_command(backup_command)
+    app.cli.add_command(export_cli)
 
 
 def register_template_context(app: Flask) -> None:

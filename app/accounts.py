@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -16,10 +16,26 @@ from app.models import ROLES, StaffUser
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256  # generous for passphrases; bounded so hashing cost cannot be abused
-_hasher = PasswordHasher()  # argon2-cffi defaults: argon2id, RFC 9106 low-memory profile
+_profile = "RFC_9106_LOW_MEMORY"
+_hasher = PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY)  # argon2-cffi's default profile
 
 # Verifying against this when the email is unknown keeps the time the same as for a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
+
+
+def use_password_profile(name: str) -> None:
+    """Hash new passwords with the argon2 parameters of ``argon2.profiles.<name>`` (``PASSWORD_HASH_PROFILE``).
+
+    Existing hashes still verify whatever they were made with; a stale one is rehashed at the next sign-in.
+    """
+    global _hasher, _DUMMY_HASH, _profile  # one hasher for the process, chosen by the configuration
+    if name == _profile:
+        return
+    parameters = getattr(profiles, name, None)
+    if not isinstance(parameters, Parameters):
+        raise ValueError(f"PASSWORD_HASH_PROFILE {name!r} is not one of argon2.profiles")
+    _hasher, _profile = PasswordHasher.from_parameters(parameters), name
+    _DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing")
 
 
 class AccountError(ValueError):

@@ -1,6 +1,7 @@
 """Flask extension objects, created unbound and bound to the app in ``create_app``."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -8,8 +9,6 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-
-from app.limiter import FormPostLimiter
 
 
 class Base(DeclarativeBase):
@@ -33,7 +32,7 @@ login_manager = LoginManager()
 login_manager.login_view = "staff.login"
 login_manager.login_message = "Sign in to see that page."
 login_manager.session_protection = "strong"  # a session cookie replayed from another browser is dropped
-# Limits are declared per route (patient POSTs, staff sign-in); storage from RATELIMIT_STORAGE_URI.
-# Page views are never counted (app/limiter.py).
-limiter = FormPostLimiter(key_func=get_remote_address, default_limits=[])
+# Limits are declared per route and only on form posts (patient POSTs, staff sign-in); storage from
+# RATELIMIT_STORAGE_URI.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()  # bound in app/i18n.py with the locale selector

@@ -17,21 +17,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.export import FETCH_BATCH, FLUSH_ROWS, Row, export_statement
+from app.export import FLUSH_ROWS, SELECTED, Row
+from app.export import fetch_rows as export_rows
 from app.fhir_bundle import bundle_header, request_entries
 from app.models import ConsultationRequest, Screening
+
+# The CSV export's columns, and when the screening was completed.
+_SELECTED = (*SELECTED, Screening.created_at.label("screened_at"))
 
 
 def fetch_rows(session: Session, queue_query: Select[tuple[ConsultationRequest]]) -> Iterator[Row]:
     """Every row ``queue_query`` matches, one batch at a time, with ``screened_at`` added."""
-    after: Row | None = None
-    while True:
-        statement = export_statement(queue_query, after).add_columns(Screening.created_at.label("screened_at"))
-        batch = [row._mapping for row in session.execute(statement)]
-        yield from batch
-        if len(batch) < FETCH_BATCH:
-            return
-        after = batch[-1]
+    return export_rows(session, queue_query, _SELECTED)
 
 
 def request_row(session: Session, request_id: int) -> Row:

@@ -59,9 +59,8 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
     if not intake:
         return False
     try:
-        connection = db.session.connection()
-        with connection.begin_nested():  # a savepoint: a fault rolls back the notice, never the request
-            queue_request_email(connection, consultation, intake_address=intake,
+        with db.session.begin_nested():  # a savepoint: a fault rolls back the notice, never the request
+            queue_request_email(db.session, consultation, intake_address=intake,
                                 request_url=request_url(consultation.reference), now=utcnow(),
                                 timezone=current_app.extensions["clinic"].timezone)
     except Exception:  # the request matters more than its notice; the log says what went wrong

@@ -22,10 +22,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Connection, CursorResult, and_, case, func, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.driver_write import InTransaction, column_binds
 from app.models import OutboxMessage
 
 logger = logging.getLogger("app.notify")
@@ -154,30 +153,20 @@ def request_body(request: RequestNotice, request_url: str, timezone: tzinfo = UT
 
 
 def queue_request_email(
-    connection: Connection,
+    session: Session,
     request: RequestNotice,
     *,
     intake_address: str,
     request_url: str,
     now: datetime,
     timezone: tzinfo = UTC,
-) -> int:
-    """Add the notice of a new request to the outbox in ``connection``'s transaction (no commit); its id.
-
-    One INSERT compiled once, as the request's own rows are written (``workflow.store_request``).
-    """
-    return int(_QUEUE_MESSAGE.execute(
-        connection, recipient=intake_address, subject=request_subject(request),
-        body=request_body(request, request_url, timezone), created_at=now, attempts=0, next_attempt_at=now,
-    ).scalar_one())
-
-
-_OUTBOX = OutboxMessage.__table__
-_QUEUE_MESSAGE = InTransaction(
-    insert(_OUTBOX)
-    .values(column_binds(_OUTBOX, ("recipient", "subject", "body", "created_at", "attempts", "next_attempt_at")))
-    .returning(_OUTBOX.c.id)
-)
+) -> OutboxMessage:
+    """Add the notice of a new request to the outbox in ``session``'s transaction (no commit)."""
+    message = OutboxMessage(recipient=intake_address, subject=request_subject(request),
+                            body=request_body(request, request_url, timezone), created_at=now, attempts=0,
+                            next_attempt_at=now)
+    session.add(message)
+    return message
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.contact import ContactDetails
-from app.driver_write import InTransaction, column_binds
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
 from app.reference import new_reference
 from app.screening import Assessment, assess, validate_answers
@@ -78,111 +77,72 @@ def submit_request(
 ) -> tuple[StoredRequest, bool]:
     """Store the consultation request for ``screening`` exactly once; return it and whether it is new.
 
-    ``store_request`` for a screening loaded through the session (or made in its transaction): the request the
-    session already knows is returned without a query, and ``screening.request`` is expired afterwards, so it
-    is read again when next used. The caller commits.
+    ``language`` is the code of the language the patient used the self-check in (``en`` or ``es``).
+
+    A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
+    already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
+    is what makes this hold across processes: the INSERT is ``ON CONFLICT DO NOTHING``, so a constraint that
+    refuses the row (this screening's request, stored by a concurrent send, or the random reference) leaves
+    no row and no error, and the transaction goes on without a savepoint. The caller commits.
     """
-    # The patient pages load the screening with its request joined in: no query then (otherwise one, lazily).
-    existing = screening.request
+    existing = screening.request  # the patient pages load it joined in with the screening
     if existing is not None:
         return StoredRequest.of(existing), False
     if screening.id is None:
         session.flush()  # a screening made in this transaction: its id comes from the insert
-    stored = store_request(session.connection(), screening.id, screening.category, screening.score, details, now,
-                           language=language)
-    session.expire(screening, ["request"])
-    return stored
-
-
-def store_request(
-    connection: Connection, screening_id: int, category: str, score: int, details: ContactDetails, now: datetime,
-    *, language: str = "en",
-) -> tuple[StoredRequest, bool]:
-    """Store the consultation request for screening ``screening_id`` exactly once; return it and whether it is new.
-
-    ``category`` and ``score`` are the screening's; ``language`` is the code of the language the patient used the
-    self-check in (``en`` or ``es``).
-
-    A repeat (double click, back button, replayed POST, or a concurrent worker) returns the request
-    already stored, so the patient sees the same reference. The unique constraint on ``screening_id``
-    is what makes this hold across processes.
-
-    The rows are written by statements compiled once (``InTransaction``) on ``connection``, in its transaction
-    (the caller commits): through the ORM's unit of work, with a savepoint for the insert, they were two thirds
-    of a send's CPU time (BENCHMARKS.md). The column types still encrypt the details.
-    """
     indexes = request_indexes(phone=details.phone, email=details.email, last_name=details.last_name)
     row = {
-        "screening_id": screening_id,
+        "screening_id": screening.id,
         "status": "new",
         "is_open": True,
-        "category": category,
-        "category_rank": CATEGORY_RANK[category],
-        "score": score,
+        "category": screening.category,
+        "category_rank": CATEGORY_RANK[screening.category],
+        "score": screening.score,
         **indexes,
-        "duplicate_of_id": find_recent_duplicate(connection, indexes["phone_index"], indexes["email_index"], now),
+        "duplicate_of_id": find_recent_duplicate(session, indexes["phone_index"], indexes["email_index"], now),
         "created_at": now,
         "updated_at": now,
         **asdict(details),
         "screen_language": language,
         "version": 1,
     }
+    insert = _DIALECT_INSERTS[session.get_bind().dialect.name]
     for _ in range(REFERENCE_ATTEMPTS):
         reference = new_reference()
-        # ON CONFLICT DO NOTHING: a unique constraint that refuses the row (this screening's request, stored by a
-        # concurrent send, or the random reference) leaves no row and no error, so the transaction goes on
-        # without a savepoint. Any other fault (NOT NULL, a foreign key) still raises.
-        request_id = _INSERT_REQUEST.execute(connection, **row, reference=reference).scalar()
+        statement = (insert(ConsultationRequest).values(**row, reference=reference)
+                     .on_conflict_do_nothing().returning(ConsultationRequest.id))
+        request_id = session.execute(statement).scalar()
         if request_id is None:
-            stored = _REQUEST_OF_SCREENING.first(connection, screening_id=screening_id)
+            stored = session.execute(
+                select(ConsultationRequest.id, ConsultationRequest.reference, ConsultationRequest.category,
+                       ConsultationRequest.created_at).where(ConsultationRequest.screening_id == screening.id)
+            ).first()
             if stored is not None:
+                session.expire(screening, ["request"])
                 return StoredRequest(*stored), False  # another submission of the same screening won the race
             continue  # the random reference collided: draw another
-        _INSERT_EVENT.execute(connection, request_id=request_id, kind="submitted", status_to="new", data={},
-                              created_at=now)
-        return StoredRequest(request_id, reference, category, now), True
+        session.add(RequestEvent(request_id=request_id, kind="submitted", status_to="new", data={}, created_at=now))
+        session.expire(screening, ["request"])  # read again when next used
+        return StoredRequest(request_id, reference, screening.category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
 
 
+# The databases the app runs on, each with its own INSERT ... ON CONFLICT construct.
+_DIALECT_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
 def find_recent_duplicate(
-    connection: Connection, phone_index: str | None, email_index: str | None, now: datetime
+    session: Session, phone_index: str | None, email_index: str | None, now: datetime
 ) -> int | None:
     """The most recent request from the same phone or email in the last 30 days, if any.
 
     Takes the blind indexes (app/search_index.py): the phone and email themselves are stored encrypted.
+    A NULL email matches nothing.
     """
-    found = _RECENT_DUPLICATE.first(connection, phone_index=phone_index, email_index=email_index,
-                                    since=now - DUPLICATE_WINDOW)
-    return None if found is None else int(found[0])
-
-
-_REQUEST = ConsultationRequest.__table__
-_REQUEST_COLUMNS = (
-    "reference", "screening_id", "status", "is_open", "category", "category_rank", "score", "first_name",
-    "last_name", "date_of_birth", "phone", "email", "phone_index", "email_index", "last_name_index",
-    "preferred_contact", "best_time", "preferred_language", "screen_language", "insurance", "message",
-    "consent_contact", "duplicate_of_id", "created_at", "updated_at", "version",
-)
-# A request unless a unique constraint refuses it, RETURNING its id; each dialect's construct writes ON CONFLICT.
-_INSERT_REQUEST = InTransaction({
-    name: dialect_insert(_REQUEST).values(column_binds(_REQUEST, _REQUEST_COLUMNS)).on_conflict_do_nothing()
-    .returning(_REQUEST.c.id)
-    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-})
-_REQUEST_OF_SCREENING = InTransaction(
-    select(_REQUEST.c.id, _REQUEST.c.reference, _REQUEST.c.category, _REQUEST.c.created_at)
-    .where(_REQUEST.c.screening_id == bindparam("screening_id"))
-)
-# The most recent request with the same phone, or the same email (a NULL email matches nothing), since ``since``.
-_RECENT_DUPLICATE = InTransaction(
-    select(_REQUEST.c.id)
-    .where(or_(_REQUEST.c.phone_index == bindparam("phone_index", type_=_REQUEST.c.phone_index.type),
-               _REQUEST.c.email_index == bindparam("email_index", type_=_REQUEST.c.email_index.type)),
-           _REQUEST.c.created_at >= bindparam("since", type_=_REQUEST.c.created_at.type))
-    .order_by(_REQUEST.c.created_at.desc())
-    .limit(1)
-)
-_EVENT = RequestEvent.__table__
-_INSERT_EVENT = InTransaction(
-    insert(_EVENT).values(column_binds(_EVENT, ("request_id", "kind", "status_to", "data", "created_at")))
-)
+    return session.scalar(
+        select(ConsultationRequest.id)
+        .where(or_(ConsultationRequest.phone_index == phone_index, ConsultationRequest.email_index == email_index),
+               ConsultationRequest.created_at >= now - DUPLICATE_WINDOW)
+        .order_by(ConsultationRequest.created_at.desc())
+        .limit(1)
+    )

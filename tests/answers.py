@@ -2,13 +2,18 @@
 
 ``BASE_ANSWERS`` is the base case of the worked examples (rule set 2026.1): every criterion met, no
 caution. ``answers_with`` returns a fresh deep copy with some answers changed; a value of ``None``
-removes the key, so a test can leave a question unanswered.
+removes the key, so a test can leave a question unanswered. ``values_for`` draws valid and nearly valid
+answers to one question for property tests.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+from hypothesis import strategies as st
+
+from app.screening.questions import Kind, Question
 
 BASE_ANSWERS: dict[str, Any] = {
     "red_flags": ["none"],
@@ -45,3 +50,17 @@ def answers_with(**changes: Any) -> dict[str, Any]:
         else:
             answers[name] = copy.deepcopy(value)
     return answers
+
+
+def values_for(question: Question) -> st.SearchStrategy[Any]:
+    """Valid and nearly valid values: codes, unknown codes, repeats, exclusive mixes, bools, edge numbers."""
+    codes = st.sampled_from(list(question.codes)) if question.codes else st.nothing()
+    odd = st.one_of(st.none(), st.just(""), st.booleans(), st.text(max_size=5), st.integers(-5, 130),
+                    st.floats(allow_nan=False, max_value=200, min_value=-5), st.just([]), st.tuples(codes))
+    if question.kind is Kind.MULTI:
+        lists = st.lists(st.one_of(codes, st.text(max_size=3), st.integers(0, 3)), min_size=1, max_size=5)
+        return st.one_of(st.lists(codes, min_size=1, max_size=4, unique=True), lists, odd)
+    if question.kind is Kind.INTEGER:
+        low, high = question.minimum or 0, question.maximum or 0
+        return st.one_of(st.integers(low - 2, high + 2), odd)
+    return st.one_of(codes, odd)

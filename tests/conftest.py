@@ -16,10 +16,8 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -204,20 +202,6 @@ def runner(app: Flask) -> FlaskCliRunner:
 def staff_client(app: Flask) -> FlaskClient:
     """A second browser, separate from the patient's ``client``."""
     return app.test_client()
-
-
-@pytest.fixture
-def helper_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The size of each batch the CSV export hands to a helper process (app/export_parallel.py), in order."""
-    sizes: list[int] = []
-
-    class CountingPool(ProcessPoolExecutor):
-        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-            sizes.append(len(args[0]))  # the ids of one batch; the helper process then runs the real function
-            return super().submit(fn, *args, **kwargs)
-
-    monkeypatch.setattr("app.export_parallel.ProcessPoolExecutor", CountingPool)
-    return sizes
 
 
 @pytest.fixture

@@ -257,27 +257,6 @@ def test_export_is_streamed_in_batches_without_blocking_writers(app: Flask) -> N
 
 
 
-def test_a_long_export_is_written_by_helper_processes_with_writers_unblocked(
-        app: Flask, monkeypatch: pytest.MonkeyPatch, helper_batches: list[int]) -> None:
-    monkeypatch.setattr("app.export.FETCH_BATCH", 10)
-    monkeypatch.setattr("app.export.FLUSH_ROWS", 5)
-    monkeypatch.setattr("app.export_parallel.PARALLEL_AFTER", 1)  # everything after the first 10 rows
-    references = _bulk_requests(app, 95)
-    app.config["EXPORT_PROCESSES"] = 2
-    client, _ = signed_in(app)
-    response = client.get("/staff/requests.csv")
-    chunks = iter(response.response)
-    received = [next(chunks) for _ in range(5)]  # header, two chunks in process, two from a helper
-    with raw_connection(database_url(app), lock_wait=0.5) as other:  # helpers hold no lock between batches
-        other.execute(text("UPDATE consultation_request SET best_time = 'morning' WHERE reference = 'T000093'"))
-    received.extend(chunks)
-    response.close()
-    rows = list(csv.DictReader(io.StringIO(b"".join(received).decode("utf-8-sig"), newline="")))
-    assert [row["reference"] for row in rows] == references
-    assert rows[-1]["best_time"] == "morning"  # the last batch is read when its turn comes, after the update
-    assert helper_batches == [10] * 8 + [5]  # every batch after the first went to a helper
-
-
 def test_each_export_is_audited_once_without_the_search_text(app: Flask) -> None:
     patient_request(app)
     client, account = signed_in(app)

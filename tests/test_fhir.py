@@ -275,7 +275,6 @@ def test_the_queue_and_the_request_page_link_their_downloads(app: Flask, role: s
 
 def test_the_queue_bundle_is_read_in_batches_in_queue_order(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("app.export.FETCH_BATCH", 3)
-    monkeypatch.setattr("app.fhir_export.FETCH_BATCH", 3)
     monkeypatch.setattr("app.fhir_export.FLUSH_ROWS", 2)
     references = [seed_request(app, ("possible", "likely")[n % 2], phone=f"+1415555020{n}") for n in range(7)]
     client, _ = _signed_in(app)

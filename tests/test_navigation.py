@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from app.screening.navigation import blocking_page, first_incomplete
 from app.screening.questions import PAGES, QUESTIONS, Page
-from tests.answers import BASE_ANSWERS
-from tests.test_validation_fast_path import values_for
+from tests.answers import BASE_ANSWERS, values_for
 
 
 def reference(page: Page, answers: dict[str, Any]) -> Page | None:

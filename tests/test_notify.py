@@ -302,7 +302,7 @@ def _queue(app: Flask, *recipients: str) -> None:
     with app.app_context():
         request = db.session.scalars(select(ConsultationRequest)).first()
         for recipient in recipients:
-            queue_request_email(db.session.connection(), request, intake_address=recipient, request_url="https://x/r",
+            queue_request_email(db.session, request, intake_address=recipient, request_url="https://x/r",
                                 now=utcnow())
         db.session.commit()
 

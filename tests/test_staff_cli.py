@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 from sqlalchemy import select
 
-from app.accounts import authenticate
+from app import create_app
+from app.accounts import authenticate, create_staff
 from app.extensions import db
 from app.models import AuditEvent, StaffUser, utcnow
+from config import TestingConfig
 
 PASSWORD = "a long enough passphrase"
 
@@ -84,3 +88,25 @@ def test_there_is_no_default_account(app: Flask) -> None:
     with app.app_context():
         assert db.session.scalars(select(StaffUser)).all() == []
     assert "No staff accounts yet" in app.test_cli_runner().invoke(args=["staff", "list"]).output
+
+
+def test_production_hashing_parameters_are_stored_and_a_cheaper_hash_is_raised_at_sign_in(
+    make_app: Callable[..., Flask],
+) -> None:
+    """The suite hashes with argon2's CHEAPEST profile to stay quick; this test keeps the production one."""
+    cheap = make_app()  # TestingConfig: CHEAPEST
+    with cheap.app_context():
+        create_staff(db.session, "p@clinic.example", "P", "frontdesk", PASSWORD, utcnow())
+        db.session.commit()
+        assert db.session.scalars(select(StaffUser.password_hash)).one().startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    production = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=cheap.config["SQLALCHEMY_DATABASE_URI"],
+                            PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY")  # the same database
+    with production.app_context():
+        assert authenticate(db.session, "p@clinic.example", PASSWORD, utcnow()) is not None
+        db.session.commit()
+        raised = db.session.scalars(select(StaffUser.password_hash)).one()
+        assert raised.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106 low-memory, argon2-cffi's default
+        assert authenticate(db.session, "p@clinic.example", PASSWORD, utcnow()) is not None
+        assert authenticate(db.session, "p@clinic.example", "not the password at all", utcnow()) is None
+        db.session.remove()
+        db.engine.dispose()

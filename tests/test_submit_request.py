@@ -1,17 +1,13 @@
-"""submit_request on both databases: one request per screening whoever sends first, no savepoint, no lost row."""
+"""submit_request on both databases: one request per screening whoever sends first, no lost row."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
-from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app import workflow
 from app.contact import ContactDetails
@@ -42,23 +38,6 @@ def counts(app: Flask) -> tuple[int, int]:
                 int(db.session.scalar(select(func.count()).select_from(RequestEvent)) or 0))
 
 
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL the app's engine sends while the block runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_a_new_request_is_stored_as_given_with_its_event(app: Flask) -> None:
     screening_id = stored_screening(app)
     with app.app_context():
@@ -76,22 +55,6 @@ def test_a_new_request_is_stored_as_given_with_its_event(app: Flask) -> None:
         assert (request.screen_language, request.created_at, request.updated_at) == ("es", now, now)
         assert [(e.kind, e.status_to, e.data, e.staff_id) for e in request.events] == [("submitted", "new", {}, None)]
         assert screening.request is request  # the session's stale "no request" was expired
-
-
-def test_the_rows_are_written_without_a_savepoint_or_orm_flush(app: Flask) -> None:
-    screening_id = stored_screening(app)
-    with app.app_context():
-        screening = db.session.get(Screening, screening_id)
-        assert screening is not None
-        with statements(app) as seen:
-            submit_request(db.session, screening, DETAILS, utcnow())
-            db.session.commit()
-    inserts = [re.match(r"INSERT INTO (\w+)", sql).group(1) for sql in seen if sql.startswith("INSERT")]  # type: ignore[union-attr]
-    assert inserts == ["consultation_request", "request_event"]
-    assert not [sql for sql in seen if "SAVEPOINT" in sql.upper()]
-    [insert] = [sql for sql in seen if sql.startswith("INSERT INTO consultation_request")]
-    assert "ON CONFLICT DO NOTHING RETURNING" in insert
-    assert "García" not in " ".join(seen)
 
 
 def test_a_send_that_loses_the_race_returns_the_winners_request(app: Flask) -> None:

@@ -90,34 +90,6 @@ def form_class(page: Page) -> type[PageForm]:
     return type(f"{page.slug.title().replace('-', '')}Form", (PageForm,), attrs)
 
 
-def read_page_answers(page: Page, formdata: Any, stored: dict[str, Any]) -> dict[str, Any] | None:
-    """The answers ``form_class(page)(data=stored)`` would give for a POST of ``formdata``, or None if it is invalid.
-
-    A question page's POST without building the form: binding and processing the generated WTForms form was
-    about a quarter of that POST's CPU time, only to read a few values and run ``AnswerCheck`` on each. This
-    reads each field as its WTForms field does and applies the same check; an invalid page returns None and
-    the caller builds the real form, whose messages the page shows. ``formdata``: the request's form (a
-    MultiDict), non-empty; the caller has left any other submission to the form (Flask-WTF's own rules for
-    an empty, JSON or file post). tests/test_page_answers_fast_path.py checks it against the form.
-    """
-    answers: dict[str, Any] = {}
-    for name in page.fields:
-        question = BY_FIELD[name]
-        submitted = formdata.getlist(name)
-        data: Any
-        if question.kind is Kind.MULTI:
-            data = [str(value) for value in submitted]  # SelectMultipleField: what was sent, even nothing
-        elif question.kind is Kind.INTEGER:
-            data = submitted[0] if submitted else stored.get(name)  # StringField: the stored value unless sent
-        else:
-            data = _keep_none(submitted[0] if submitted else stored.get(name))  # RadioField, likewise
-        answer = to_answer(question, data)
-        if check_answer(question, answer) is not None:
-            return None
-        answers[name] = answer
-    return answers
-
-
 class DateInputField(Field):
     """A date typed as day, month and year boxes (the GOV.UK date input pattern).
 

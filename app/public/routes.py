@@ -7,37 +7,27 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app import contact
 from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
-from app.drafts import ReadyToSend, clear_contact, ready_to_send
+from app.drafts import clear_contact
 from app.extensions import db
 from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.mailer import deliver_soon, queue_new_request_email
 from app.models import Draft, Screening
 from app.public import bp
-from app.public.drafts import (
-    WITH_RESULT,
-    DraftExpired,
-    answers_before_saving,
-    commit_if_written,
-    current_answers,
-    current_draft,
-    draft_ready_to_send,
-    now,
-    save_page,
-)
-from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class, read_page_answers
-from app.public.question_html import question_html, question_page_html
+from app.public.drafts import ANSWERS_ONLY, WITH_RESULT, DraftExpired, current_draft, now, save_page
+from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
+from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
 from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
 from app.screening.rules import emergency_flags
 from app.security import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
-from app.workflow import assessment_of, complete_screening, store_request
+from app.workflow import assessment_of, complete_screening, submit_request
 
 RETURN_TO_CHECK = "check"
 
@@ -82,46 +72,24 @@ def question_page(slug: str) -> str | BaseResponse:
         page = get_page(slug)
     except UnknownPage:
         abort(404)
-    posting = request.method == "POST"
-    # Only the answers are read (no Draft object): a GET shows them, a POST merges its page into them.
-    stored = answers_before_saving() if posting else current_answers()
-    answers = stored or {}
+    draft = current_draft(ANSWERS_ONLY)
+    answers = draft.answers if draft else {}
     returning = request.args.get("return") == RETURN_TO_CHECK
     if not page.is_shown(answers):  # e.g. scan results after answering "no scan"
         return _after_page(page, answers, returning)
     gap = blocking_page(page, answers)
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
-    if not posting:
-        commit_if_written()  # the draft's activity time, when due; mostly nothing was written
-        back = _back_url(previous_page(page, answers), returning)
-        return question_page_html(page, answers, returning, back)
-    submitted, form = _plain_post_answers(page, answers), None
-    if submitted is None:  # not valid, or not a plain form post: the form decides, and shows its messages
-        form = form_class(page)(data=answers)
-        if form.validate_on_submit():
-            submitted = form.answers()
-    if submitted is not None:
-        answers = save_page(stored, submitted)
-        commit_if_written()  # a new draft; a save into an existing one has committed itself
-        if page.slug == "safety" and emergency_flags(answers["red_flags"]):
+    form = form_class(page)(data=answers)
+    if form.validate_on_submit():
+        draft = save_page(draft, form.answers())
+        db.session.commit()
+        if page.slug == "safety" and emergency_flags(draft.answers["red_flags"]):
             return see_other("public.urgent")
-        return _after_page(page, answers, returning)
-    commit_if_written()
-    back = previous_page(page, answers)
-    return render_template("public/question.html", page=page, form=form, returning=returning,
-                           back_url=_back_url(back, returning))
-
-
-def _plain_post_answers(page: Page, stored: dict[str, Any]) -> dict[str, Any] | None:
-    """The page's answers from a plain form post whose CSRF token Flask-WTF has checked, if all are valid.
-
-    ``read_page_answers`` gives what the page's form would, without building it; anything else (an invalid
-    answer, an empty, JSON or file post, CSRF checking off) is None, and the form itself is used.
-    """
-    if not g.get("csrf_valid") or not request.form or request.files:
-        return None
-    return read_page_answers(page, request.form, stored)
+        return _after_page(page, draft.answers, returning)
+    db.session.commit()  # the draft's activity time, when due
+    back = _back_url(previous_page(page, answers), returning)
+    return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back)
 
 
 def _after_page(page: Page, answers: dict[str, Any], returning: bool) -> BaseResponse:
@@ -227,65 +195,36 @@ def _contact_context(stated_age: Any) -> dict[str, object]:
 
 
 @bp.route("/request/check", methods=["GET", "POST"])
-def request_check() -> str | BaseResponse:
-    """The contact details to check; sending stores the request exactly once.
-
-    A valid send is read in one query on the driver (``draft_ready_to_send``); the page itself, and any send
-    that read does not settle (no draft or result, an expired draft, details or a post that need their
-    messages), go through the session's path, which shows them.
-    """
-    if request.method == "POST":
-        ready = draft_ready_to_send()
-        if ready is not None and ready.request is None:
-            try:
-                details = check_contact(ready.contact, **_contact_context(ready.stated_age))
-            except InvalidContact:
-                details = None  # the page's own path sends the patient back to the form
-            if details is not None:
-                form = SendRequestForm()
-                if form.validate_on_submit():
-                    return _send(ready, details, form)
-    return _check_page()
-
-
 @needs_result
-def _check_page(draft: Draft, screening: Screening) -> str | BaseResponse:
-    """The check page, or the send when its post is valid (the session's path)."""
+def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
+    """The contact details to check; sending stores the request exactly once."""
     if screening.request is not None:
         return see_other("public.request_sent")
-    ready = ready_to_send(draft, screening)
     try:
-        details = check_contact(ready.contact, **_contact_context(ready.stated_age))
+        details = check_contact(draft.contact, **_contact_context(screening.answers.get("age")))
     except InvalidContact:
         return see_other("public.request_details")
     form = SendRequestForm()
     if form.validate_on_submit():
-        return _send(ready, details, form)
+        queued = not looks_automated(form) and _store_request(draft, screening, details)
+        db.session.commit()
+        if queued:
+            deliver_soon()  # after the commit, in the background: email never delays or fails this
+        return see_other("public.request_sent")
     db.session.commit()
     region = current_app.extensions["clinic"].phone_region
     return render_template("public/request_check.html", details=details, form=form, label=contact.label,
                            phone=format_phone(details.phone, region), born=patient_date(details.date_of_birth))
 
 
-def _send(ready: ReadyToSend, details: ContactDetails, form: SendRequestForm) -> BaseResponse:
-    """Store the request (exactly once) with its email notice, commit, and show the confirmation.
+def _store_request(draft: Draft, screening: Screening, details: ContactDetails) -> bool:
+    """Add the request (exactly once) and its email notice to the transaction; return whether an email waits.
 
-    A post that looks automated is answered alike, but nothing is stored.
+    A post that looks automated never gets here: it is answered alike, but nothing is stored.
     """
-    queued = not looks_automated(form) and _store_request(ready, details)
-    db.session.commit()
-    if queued:
-        deliver_soon()  # after the commit, in the background: email never delays or fails this
-    return see_other("public.request_sent")
-
-
-def _store_request(ready: ReadyToSend, details: ContactDetails) -> bool:
-    """Add the request (exactly once) and its email notice to the transaction; return whether an email waits."""
     moment = now()
-    connection = db.session.connection()
-    consultation, created = store_request(connection, ready.screening_id, ready.category, ready.score, details,
-                                          moment, language=current_language())
-    clear_contact(connection, ready.key, moment)  # the request row holds the details now; no second copy
+    consultation, created = submit_request(db.session, screening, details, moment, language=current_language())
+    clear_contact(draft, moment)  # the request row holds the details now; no second copy
     return created and queue_new_request_email(consultation)  # same transaction as the request
 
 

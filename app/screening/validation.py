@@ -82,15 +82,6 @@ def check_answer(question: Question, value: Any) -> FieldError | None:
     return None
 
 
-# What the fast path of ``validate_answers`` reads of each question, looked up once: the rules validate every
-# assessment, so this loop is most of an assessment's time (issue 7: 50,000 assessments a second).
-_PLAN = tuple(
-    (question, question.field, question.applies, question.kind is Kind.MULTI, question.kind is Kind.INTEGER,
-     question.code_set, question.codes, question.minimum, question.maximum, question.exclusive)
-    for question in QUESTIONS
-)
-
-
 def validate_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     """Return the answers that apply, checked and normalised; raise InvalidAnswers listing every bad field.
 
@@ -104,32 +95,17 @@ def validate_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
         if name not in BY_FIELD
     ]
     clean: dict[str, Any] = {}
-    for question, name, applies, multi, integer, code_set, codes, low, high, exclusive in _PLAN:
-        if applies is not None and not applies(answers):  # question.is_asked, inlined
+    for question in QUESTIONS:
+        if not question.is_asked(answers):
             continue
-        value = answers.get(name)
-        # The usual cases, accepted without building an error: a known code; a whole number in range; a
-        # non-empty list of known codes, none repeated, an exclusive one alone. Anything else: check_answer.
-        if multi:
-            if (type(value) is list and value and all(type(code) is str for code in value)
-                    and code_set.issuperset(value) and len(set(value)) == len(value)
-                    and (len(value) == 1 or not exclusive.intersection(value))):
-                clean[name] = [code for code in codes if code in value]  # definition order: equal answers compare equal
-                continue
-        elif integer:
-            if type(value) is int and low is not None and high is not None and low <= value <= high:
-                clean[name] = value
-                continue
-        elif type(value) is str and value in code_set:
-            clean[name] = value
-            continue
+        value = answers.get(question.field)
         problem = check_answer(question, value)
         if problem:
             errors.append(problem)
-        elif multi:
-            clean[name] = [code for code in codes if code in value]
+        elif question.kind is Kind.MULTI:
+            clean[question.field] = [code for code in question.codes if code in value]  # definition order
         else:
-            clean[name] = value
+            clean[question.field] = value
     if errors:
         raise InvalidAnswers(errors)
     return clean

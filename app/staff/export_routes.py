@@ -46,7 +46,7 @@ def export_csv() -> Response:
     record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(), detail=audit_detail(filters))
     db.session.commit()  # before streaming: an abandoned or failed download is still on record
     return FlaskResponse(
-        stream_with_context(stream_csv(db.session, query, clinic.timezone, current_app.config["EXPORT_PROCESSES"])),
+        stream_with_context(stream_csv(db.session, query, clinic.timezone)),
         mimetype="text/csv",  # Flask adds "; charset=utf-8"
         headers={
             "Content-Disposition": f'attachment; filename="{export_filename(now, clinic.timezone)}"',

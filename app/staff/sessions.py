@@ -12,14 +12,12 @@ checked on every request by the Flask-Login user loader.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, current_app, flash, g, has_request_context, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, current_app, flash, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
-from itsdangerous import BadSignature
 
 from app.accounts import Throttle
 from app.extensions import db
@@ -56,24 +54,8 @@ def is_staff_request() -> bool:
     return has_request_context() and (request.path + "/").startswith(STAFF_PATH)
 
 
-# Cookie sessions whose values are all of these types are kept once verified (``ConsoleSessionInterface``).
-_KEPT_VALUE_TYPES = frozenset({str, int, float, bool, type(None)})
-MAX_VERIFIED = 10_000  # cookies kept per worker before the memo is emptied: at most a few MB
-MAX_KEPT_COOKIE = 4096  # longer cookies (browsers refuse them anyway) are verified every time
-
-
 class ConsoleSessionInterface(SecureCookieSessionInterface):
-    """Signed cookie sessions, with a separate cookie (and signing salt) for the staff console.
-
-    A cookie once verified is remembered with what it holds and when it was signed: the same cookie always
-    verifies to the same content, and checking the signature and decoding it again was about a twentieth of a
-    question page's GET. A remembered cookie still lapses at ``PERMANENT_SESSION_LIFETIME`` as itsdangerous
-    would judge it, is kept per secret key and salt, and only when its values are plain scalars (the session
-    made from it is a copy, and a copied list could be changed in place, as flash messages are).
-    """
-
-    def __init__(self) -> None:
-        self._verified: dict[tuple[str | bytes, str, str], tuple[dict[str, Any], int]] = {}
+    """Signed cookie sessions, with a separate cookie (and signing salt) for the staff console."""
 
     @property  # type: ignore[override]  # a per-request value where Flask has a class constant
     def salt(self) -> str:
@@ -83,29 +65,6 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
     def get_cookie_name(self, app: Flask) -> str:
         """The staff cookie under /staff/, the patient cookie everywhere else."""
         return str(app.config["STAFF_SESSION_COOKIE_NAME"]) if is_staff_request() else super().get_cookie_name(app)
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """The session in the request's cookie, as Flask reads it; a cookie seen before is not verified again."""
-        value = request.cookies.get(self.get_cookie_name(app))
-        if not value or not app.secret_key:
-            return super().open_session(app, request)
-        key = (app.secret_key, self.salt, value)
-        max_age = int(app.permanent_session_lifetime.total_seconds())
-        kept = self._verified.get(key)
-        if kept is not None and 0 <= int(time.time()) - kept[1] <= max_age:  # itsdangerous' own test of age
-            return self.session_class(kept[0])
-        serializer = self.get_signing_serializer(app)
-        assert serializer is not None  # noqa: S101 - there is a secret key
-        try:
-            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
-        except BadSignature:  # tampered, expired or signed with another key: an empty session, as Flask does
-            return self.session_class()
-        if (len(value) <= MAX_KEPT_COOKIE and isinstance(data, dict)
-                and all(type(item) in _KEPT_VALUE_TYPES for item in data.values())):
-            if len(self._verified) >= MAX_VERIFIED:
-                self._verified.clear()
-            self._verified[key] = (data, int(signed_at.timestamp()))
-        return self.session_class(data)
 
 
 def init_staff_sessions(app: Flask) -> None:

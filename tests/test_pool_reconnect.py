@@ -1,4 +1,4 @@
-"""A pooled PostgreSQL connection the server ended is replaced on checkout, without a ping round trip."""
+"""A pooled PostgreSQL connection the server ended (a restart, a failover) is replaced; patients carry on."""
 
 from __future__ import annotations
 
@@ -11,20 +11,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from app.extensions import db
-from app.pool_liveness import engine_options
 from app.screening.questions import PAGES
 from tests.answers import BASE_ANSWERS
-from tests.conftest import database_url, requires_postgres, requires_sqlite
+from tests.conftest import database_url, requires_postgres
 from tests.journey import form_data, post_page
-
-
-def test_the_pre_ping_goes_only_where_it_serves_nothing() -> None:
-    options = {"pool_pre_ping": True, "hide_parameters": True}
-    without = {"pool_pre_ping": False, "hide_parameters": True}
-    assert engine_options("postgresql+psycopg://u@h/db", options) == without  # the socket check replaces it
-    assert engine_options("sqlite:////tmp/x.sqlite3", options) == without  # nothing can end a file handle
-    assert engine_options("postgresql+asyncpg://u@h/db", options) == options  # no socket check for other drivers
-    assert options["pool_pre_ping"] is True  # the shared setting is not changed in place
 
 
 def _backend_pid(app: Flask) -> int:
@@ -53,14 +43,6 @@ def _end_every_app_connection(app: Flask) -> list[int]:
     return [pid for pid, _done in ended]
 
 
-@requires_postgres  # SQLite has no server to end a connection
-def test_the_app_engine_checks_sockets_instead_of_pinging(app: Flask) -> None:
-    with app.app_context():
-        assert db.engine.pool._pre_ping is False  # no public accessor for the pool's setting
-    # A healthy idle connection is not taken for ended: the same backend serves one request after another.
-    assert _backend_pid(app) == _backend_pid(app)
-
-
 @requires_postgres  # the case a restart of the PostgreSQL server or a failover leaves behind
 def test_connections_the_server_ended_are_replaced_on_checkout(app: Flask) -> None:
     with app.app_context():
@@ -79,22 +61,13 @@ def test_connections_the_server_ended_are_replaced_on_checkout(app: Flask) -> No
 
 @requires_postgres
 def test_a_patient_whose_connection_the_server_ended_carries_on(client: FlaskClient, app: Flask) -> None:
-    """The questionnaire's draft read (app/driver_select.py) and its save both take their connection from the pool."""
     first, second = PAGES[0], PAGES[1]
     answered = post_page(client, first.slug, form_data(first, BASE_ANSWERS))
     assert answered.status_code == 303
     _end_every_app_connection(app)
-    back = client.get(f"/questions/{first.slug}")  # the GET's driver read, on a connection the server ended
+    back = client.get(f"/questions/{first.slug}")  # on a connection the server ended
     assert back.status_code == 200
     assert re.search(r'<input[^>]*value="none"[^>]*checked', back.text)  # the saved answer, read back
     _end_every_app_connection(app)
-    saved = post_page(client, second.slug, form_data(second, BASE_ANSWERS))  # the ORM session's write
+    saved = post_page(client, second.slug, form_data(second, BASE_ANSWERS))
     assert saved.status_code == 303
-
-
-@requires_sqlite  # the app's SQLite engine, made with the same options
-def test_the_sqlite_engine_does_not_ping(app: Flask) -> None:
-    with app.app_context():
-        assert db.engine.pool._pre_ping is False  # no public accessor for the pool's setting
-        with db.engine.connect() as connection:
-            assert connection.scalar(text("SELECT 1")) == 1
