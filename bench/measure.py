@@ -1,18 +1,20 @@
-"""Single measured requests: a probe that a scenario answers as it should, and the timed CSV export."""
+"""Single measured runs: a probe that a scenario answers as it should, and the timed ``flask export``."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import os
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from bench.servers import AppServer, memory_kb
-
-EXPORT_PATH = "/staff/requests.csv?status=all"
+from bench.server import ROOT
+from bench.servers import memory_kb
 
 
 def _connection(url: str, timeout: float) -> http.client.HTTPConnection:
@@ -51,7 +53,7 @@ class _PeakSampler(threading.Thread):
     """Samples the workers' peak resident memory until stopped; a killed worker keeps its last value.
 
     Two figures per worker: its own peak (VmHWM), and the peak of it and its descendants together (the CSV
-    export's helper processes, app/export_parallel.py), summed from their current resident sets (VmRSS) every
+    export command's child processes, if any), summed from their current resident sets (VmRSS) every
     0.2 s. The sum counts pages the processes share (the Python binary and libraries) once per process.
     """
 
@@ -91,36 +93,34 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def export_csv(server: AppServer, cookie: str) -> dict[str, Any]:
-    """Download the CSV of every request as a member of staff would; time, size, rows and peak worker memory."""
-    pids = server.worker_pids()
-    start_kb = max(memory_kb(pid, "VmRSS") for pid in pids)
-    sampler = _PeakSampler(pids)
-    sampler.start()
-    connection = _connection(server.url, 900)
+def export_command(database_url: str, staff_email: str, out: Path) -> dict[str, Any]:
+    """Run ``flask export requests`` over every request, as an operator would; time, size, rows and peak memory.
+
+    The memory is the command's own peak (VmHWM) and, sampled every 0.2 s, the resident sets of it and any
+    process it starts, summed.
+    """
+    env = {**os.environ, "FLASK_CONFIG": "development", "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "export", "requests", "--by", staff_email,
+               "--status", "all", "--output", str(out)]
     began = time.monotonic()
-    size = lines = 0
-    error = ""
-    try:
-        connection.request("GET", EXPORT_PATH, headers={"Cookie": cookie})
-        response = connection.getresponse()
-        if response.status != 200:
-            error = f"status {response.status}"
-        previous = b""
-        while chunk := response.read(1 << 16):
-            size += len(chunk)
-            lines += chunk.count(b"\r\n") + (previous.endswith(b"\r") and chunk.startswith(b"\n"))
-            previous = chunk
-    except (http.client.HTTPException, OSError) as failure:
-        error = f"{type(failure).__name__} after {time.monotonic() - began:.1f} s"
-    finally:
-        connection.close()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.DEVNULL, text=True)
+    sampler = _PeakSampler([process.pid])
+    sampler.start()
+    output, _ = process.communicate()
     seconds = time.monotonic() - began
     sampler.halt.set()
     sampler.join()
-    sampler.sample()
+    error = "" if process.returncode == 0 else f"exit status {process.returncode}: {output[-300:]}"
+    size = out.stat().st_size if out.exists() else 0
+    lines = 0
+    if out.exists():
+        with out.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                lines += chunk.count(b"\r\n")
+        out.unlink()
     return {
         "seconds": seconds, "megabytes": size / 1e6, "rows": max(0, lines - 1), "complete": not error,
-        "error": error, "start_rss_mb": start_kb / 1024, "peak_rss_mb": max(sampler.peak_kb.values()) / 1024,
+        "error": error, "peak_rss_mb": max(sampler.peak_kb.values()) / 1024,
         "tree_peak_rss_mb": max(sampler.tree_peak_kb.values()) / 1024, "helpers": sampler.most_helpers,
     }

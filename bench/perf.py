@@ -1,16 +1,16 @@
-"""Performance bench (issue 7): the app under gunicorn against a hello-world baseline, with the same config.
+"""Performance bench (issues 7 and 19): the app under gunicorn against a hello-world baseline, same config.
 
     .venv/bin/python -m bench.perf --database sqlite            # make bench
     scripts/with-postgres.sh .venv/bin/python -m bench.perf --database postgres   # BENCH_DATABASE=postgres make bench
 
 Everything runs in one go on one machine: the baseline (bench/hello.py) and the app, each served by
 ``gunicorn --config gunicorn.conf.py`` with 2 workers as ``make serve`` does, loaded by wrk (bench/load.lua)
-from the same machine; every throughput is given as a ratio to the baseline's. Scenarios and targets are
-those of issue 7: patient pages (GET, step POST, send POST) at 32 connections, the staff queue (first page,
-a filtered page, a name search) at each database size (bench/seed.py fills it), the CSV export of every
-request with the serving worker's peak memory, the weight of every patient page, and the rules module's
-assessments per second (pytest-benchmark, bench/test_rules_benchmark.py). Prints a table of figure, target
-and whether it holds; ``--json`` also writes the figures. Exits 0 even when a target fails: it measures.
+from the same machine; every throughput is given as a ratio to the baseline's. Scenarios: patient pages at 32
+connections (the start page, the learn pages and a question page; a question page's POST; the final send),
+the staff queue (first page, a filtered page, a name search) at each database size (bench/seed.py fills it),
+``flask export requests`` of every request with its peak memory, the weight of every patient page, and the
+rules module's assessments per second (pytest-benchmark, bench/test_rules_benchmark.py). Prints a table of
+figure, target and whether it holds; ``--json`` also writes the figures. Exits 0 even when a target fails.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from sqlalchemy import func, select
 
 from bench.checks import create_postgres_database, drop_postgres_database, sqlite_database
 from bench.loadgen import Load, run_wrk
-from bench.measure import export_csv, probe
+from bench.measure import export_command, probe
 from bench.pages import LIMIT_BYTES, measure
 from bench.report import Figure, machine, markdown, table
 from bench.server import ROOT, migrate
 from bench.servers import AppServer
 from bench.sessions import (
+    STAFF_EMAIL,
     STEP_PAGE,
     cookie_header,
     ensure_staff,
@@ -67,6 +68,8 @@ def patient_figures(server: AppServer, app: Any, base: Load, args: argparse.Name
     probe(server.url, "GET", page, steps, 200)
     probe(server.url, "POST", page, steps, 303)
     get = run_wrk(server.url, path=page, connections=c, seconds=s, requests_file=steps)
+    # The pages a visitor reads before answering anything (advertising sends people to the start page).
+    reading = {path: run_wrk(server.url, path=path, connections=c, seconds=s) for path in READING_PAGES}
     post = run_wrk(server.url, path=page, method="POST", connections=c, seconds=s, requests_file=steps)
     sends = patient_requests(app, args.send_requests, "send", work / "send.txt")
     with app.app_context():
@@ -74,15 +77,14 @@ def patient_figures(server: AppServer, app: Any, base: Load, args: argparse.Name
     send = run_wrk(server.url, path="/request/check", method="POST", connections=c, seconds=s, requests_file=sends)
     with app.app_context():
         stored = db.session.scalar(select(func.count()).select_from(ConsultationRequest)) - before
-    figures = [
-        Figure(f"step page GET {page} ({c} conn)", f"{_ratio(get, base):.2f}x ({_load_text(get)})",
-               ">= 0.50x", _ratio(get, base) >= 0.5 and not get.errors),
-        Figure(f"step page GET p99 ({c} conn)", f"{get.p99_ms:.1f} ms", "< 25 ms", get.p99_ms < 25),
+    figures = [_page_get(f"step page GET {page}", get, base, c)]
+    figures += [_page_get(f"page GET {path}", load, base, c) for path, load in reading.items()]
+    figures += [
         Figure(f"step POST {page} ({c} conn)", f"{_ratio(post, base):.2f}x ({_load_text(post)})",
-               ">= 0.25x", _ratio(post, base) >= 0.25 and not post.errors),
+               ">= 0.20x", _ratio(post, base) >= 0.20 and not post.errors),
         Figure(f"send request POST /request/check ({c} conn)",
                f"{_ratio(send, base):.2f}x ({_load_text(send)}; {stored} of {send.requests} stored new)",
-               ">= 0.25x", _ratio(send, base) >= 0.25 and not send.errors and stored >= send.requests),
+               ">= 0.07x", _ratio(send, base) >= 0.07 and not send.errors and stored >= send.requests),
     ]
     for weight in measure(server.url):
         scripts = (f"{weight.scripts} optional script ({weight.script_bytes / 1000:.1f} KB, not needed)"
@@ -94,6 +96,16 @@ def patient_figures(server: AppServer, app: Any, base: Load, args: argparse.Name
             f", {scripts}, {third}",
             f"<= {LIMIT_BYTES // 1000} KB, no JS needed, no 3rd party", weight.holds))
     return figures
+
+
+READING_PAGES = ("/", "/learn/about-mild", "/learn/what-to-expect", "/learn/research", "/learn/questions")
+
+
+def _page_get(name: str, load: Load, base: Load, connections: int) -> Figure:
+    """A patient page GET: its throughput against the baseline (>= 0.45x) and its p99 (< 25 ms) together."""
+    holds = _ratio(load, base) >= 0.45 and load.p99_ms < 25 and not load.errors
+    return Figure(f"{name} ({connections} conn)", f"{_ratio(load, base):.2f}x ({_load_text(load)})",
+                  ">= 0.45x, p99 < 25 ms", holds)
 
 
 def queue_figures(server: AppServer, size: int, cookie: str, search: str,
@@ -152,8 +164,7 @@ def run(args: argparse.Namespace, database_url: str, work: Path) -> list[Figure]
             search = staff_search(client, seed.SEARCHED_NAME)
             cookie = cookie_header(client)
             queue[size] = queue_figures(size_server, size, cookie, search, args)
-        with size_server:  # fresh workers, so the peak memory is the export's
-            export = export_csv(size_server, cookie)
+        export = export_command(args.prepared.get(size, database_url), STAFF_EMAIL, work / "export.csv")
         figures += _size_figures(size, queue, export, args)
     if "rules" not in skip:
         figures += rules_figures(work)
@@ -178,17 +189,14 @@ def _size_figures(size: int, queue: dict[int, dict[str, Load]], export: dict[str
                                   f"{ratio:.2f}x", "<= 1.5x", ratio <= 1.5))
     complete = export["complete"]
     figures.append(Figure(
-        f"CSV export of all {export['rows']:,} requests @ {size:,}",
+        f"flask export requests: all {export['rows']:,} requests @ {size:,}",
         f"{export['seconds']:.1f} s, {export['megabytes']:.0f} MB"
         + ("" if complete else f" INCOMPLETE: {export['error']}"),
         "< 60 s" if big else "", (export["seconds"] < 60 and complete) if big else None))
     figures.append(Figure(
-        f"CSV export peak RSS of the serving worker @ {size:,}",
-        f"{export['peak_rss_mb']:.0f} MB (worker at start {export['start_rss_mb']:.0f} MB)",
-        "< 200 MB", export["peak_rss_mb"] < 200))
-    figures.append(Figure(  # the export's helper processes and multiprocessing's resource tracker
-        f"CSV export peak RSS of the worker and its {export['helpers']} child processes together @ {size:,}",
-        f"{export['tree_peak_rss_mb']:.0f} MB (resident sets summed)", "", None))
+        f"flask export requests: peak RSS of the command and any child processes together @ {size:,}",
+        f"{export['tree_peak_rss_mb']:.0f} MB (own peak {export['peak_rss_mb']:.0f} MB, "
+        f"{export['helpers']} child processes)", "< 200 MB", export["tree_peak_rss_mb"] < 200))
     return figures
 
 
