@@ -49,36 +49,40 @@ class InvalidAnswers(ValueError):
         return {e.field: {"problem": e.problem.value, "detail": e.detail} for e in self.errors}
 
 
+# Enum members looked up once: each lookup through the class costs more than the check it is used in.
+_INTEGER, _MULTI = Kind.INTEGER, Kind.MULTI
+
+
 def check_answer(question: Question, value: Any) -> FieldError | None:
     """Return what is wrong with one answer to ``question``, or None when it is valid."""
-
-    def error(problem: Problem, detail: str) -> FieldError:
-        return FieldError(question.field, problem, detail)
-
-    if value is None or value == "" or (isinstance(value, list | tuple) and not value):
-        return error(Problem.MISSING, "an answer is required")
-    if question.kind is Kind.INTEGER:
+    if value is None or value == "" or (isinstance(value, (list, tuple)) and not value):
+        return FieldError(question.field, Problem.MISSING, "an answer is required")
+    if question.kind is _INTEGER:
         # bool is an int subclass in Python; JSON true is not an age.
         if not isinstance(value, int) or isinstance(value, bool):
-            return error(Problem.NOT_AN_INTEGER, "must be a whole number")
+            return FieldError(question.field, Problem.NOT_AN_INTEGER, "must be a whole number")
         assert question.minimum is not None and question.maximum is not None  # noqa: S101 - definition invariant
         if not question.minimum <= value <= question.maximum:
-            return error(Problem.OUT_OF_RANGE, f"must be from {question.minimum} to {question.maximum}")
+            return FieldError(question.field, Problem.OUT_OF_RANGE,
+                              f"must be from {question.minimum} to {question.maximum}")
         return None
-    if question.kind is Kind.MULTI:
-        if not isinstance(value, list | tuple):
-            return error(Problem.NOT_A_LIST, "must be a list of codes")
-        unknown = [code for code in value if code not in question.codes]
+    codes = question.code_set  # every code is a str: anything else is unknown (and may not be hashable)
+    if question.kind is _MULTI:
+        if not isinstance(value, (list, tuple)):
+            return FieldError(question.field, Problem.NOT_A_LIST, "must be a list of codes")
+        unknown = [code for code in value if type(code) is not str or code not in codes]
         if unknown:
-            return error(Problem.UNKNOWN_CODE, f"unknown code(s): {', '.join(map(str, unknown))}")
+            return FieldError(question.field, Problem.UNKNOWN_CODE,
+                              f"unknown code(s): {', '.join(map(str, unknown))}")
         if len(set(value)) != len(value):
-            return error(Problem.DUPLICATE, "a code is repeated")
+            return FieldError(question.field, Problem.DUPLICATE, "a code is repeated")
         alone = question.exclusive.intersection(value)
         if alone and len(value) > 1:
-            return error(Problem.EXCLUSIVE, f"'{sorted(alone)[0]}' cannot be combined with another code")
+            return FieldError(question.field, Problem.EXCLUSIVE,
+                              f"'{sorted(alone)[0]}' cannot be combined with another code")
         return None
-    if value not in question.codes:
-        return error(Problem.UNKNOWN_CODE, f"unknown code: {value!r}")
+    if type(value) is not str or value not in codes:
+        return FieldError(question.field, Problem.UNKNOWN_CODE, f"unknown code: {value!r}")
     return None
 
 
@@ -87,7 +91,7 @@ def validate_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
 
     Answers to conditional questions that do not apply are dropped, not rejected (spec section 2).
     """
-    if not isinstance(answers, Mapping):
+    if not isinstance(answers, dict | Mapping):  # dict first: an ABC check is slow, and most answers are dicts
         raise InvalidAnswers([FieldError("answers", Problem.NOT_AN_OBJECT, "must be a JSON object")])
     errors = [
         FieldError(name, Problem.UNKNOWN_FIELD, "not a field of the questionnaire")
@@ -96,16 +100,17 @@ def validate_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
     ]
     clean: dict[str, Any] = {}
     for question in QUESTIONS:
-        if not question.is_asked(answers):
+        if question.applies is not None and not question.applies(answers):  # Question.is_asked
             continue
-        value = answers.get(question.field)
+        field = question.field
+        value = answers.get(field)
         problem = check_answer(question, value)
         if problem:
             errors.append(problem)
-        elif question.kind is Kind.MULTI:
-            clean[question.field] = [code for code in question.codes if code in value]  # definition order
+        elif question.kind is _MULTI:
+            clean[field] = [code for code in question.codes if code in value]  # definition order
         else:
-            clean[question.field] = value
+            clean[field] = value
     if errors:
         raise InvalidAnswers(errors)
     return clean

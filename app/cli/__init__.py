@@ -1,0 +1,1 @@
+"""The ``flask`` commands: each parses its options, calls the core, and reports."""
