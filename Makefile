@@ -54,10 +54,12 @@ browser:
 	else echo "make browser: /usr/bin/chromium is missing and apt-get cannot run here (needs root):" \
 		"the browser tests will be skipped. Install it with: sudo apt-get install chromium"; fi
 
-## The whole test suite (the browser tests included), then the linter.
+## The whole test suite (the browser tests included), then the linters: ruff, and import-linter's contracts
+## (pyproject.toml: no Flask in the core packages).
 test: install translations browser
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 ## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
 test-postgres: install translations browser
@@ -89,6 +91,7 @@ bench: install translations
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -116,7 +116,7 @@ class Config(SecurityConfig):
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
 
-    # Email notices of new requests (app/notify.py). Empty intake address = no email is queued.
+    # Email notices of new requests (app/casework/notify.py). Empty intake address = no email is queued.
     # The email carries only reference, category and a link, so it may pass through ordinary mail.
     MAIL_INTAKE_ADDRESS = _env("MAIL_INTAKE_ADDRESS", "")
     MAIL_FROM = _env("MAIL_FROM", "mild-self-screen@localhost")
@@ -140,7 +140,7 @@ class Config(SecurityConfig):
     # never from the request's Host header, which the client controls (a forged host would send staff
     # to someone else's site).
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
-    # SQLite only (app/database.py): seconds a worker queues for the write lock before "database is
+    # SQLite only (app/platform/database.py): seconds a worker queues for the write lock before "database is
     # locked". A transaction takes the lock before its first write, so under load submissions wait their
     # turn instead of failing.
     SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))

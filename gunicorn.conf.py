@@ -34,7 +34,7 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
-# Proxy headers are the app's business alone: app/security.py trusts X-Forwarded-For/-Proto/-Host from
+# Proxy headers are the app's business alone: app/web/security.py trusts X-Forwarded-For/-Proto/-Host from
 # exactly TRUSTED_PROXY_COUNT proxies (ProxyFix). Gunicorn would otherwise also honour X-Forwarded-Proto
 # and friends from 127.0.0.1, or from whatever the FORWARDED_ALLOW_IPS variable says, which would mark
 # requests as HTTPS even with TRUSTED_PROXY_COUNT=0. Set here, in the checked-in file, so the

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, render_template
-from werkzeug.exceptions import HTTPException
-
-from app.accounts import use_password_profile
-from app.clinic import Clinic
-from app.extensions import csrf, db, limiter, login_manager, migrate
 from config import Config, config_from_env
+
+if TYPE_CHECKING:  # Flask is imported when an app is built, so importing a core package never loads it
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(config_class: type[Config] | None = None, **overrides: object) -> Flask:
     """Build the application from a configuration class and optional overrides (used by tests)."""
+    from flask import Flask
+
+    from app.platform.clinic import Clinic
+    from app.security.accounts import use_password_profile
+
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -54,7 +57,7 @@ def check_config(app: Flask) -> None:
 
 def configure_encryption(app: Flask) -> None:
     """Install the data keys for the encrypted columns; production refuses the public development keys."""
-    from app.crypto import Keyring, configure
+    from app.security.crypto import Keyring, configure
     from config import DEV_DATA_KEYS, DEV_INDEX_KEY
 
     data_keys, index_key = app.config["DATA_ENCRYPTION_KEYS"], app.config["BLIND_INDEX_KEY"]
@@ -70,8 +73,8 @@ def configure_encryption(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     """Security headers, staff sessions held on the server, and rate limits."""
-    from app.security import init_security
     from app.staff.sessions import init_staff_sessions
+    from app.web.security import init_security
 
     init_security(app)
     init_staff_sessions(app)
@@ -80,8 +83,9 @@ def register_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the extension objects to this app."""
     from app import models  # noqa: F401  (registers the tables on the metadata)
-    from app.i18n import init_i18n
-    from app.log_privacy import redact_database_rows
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.security.log_privacy import redact_database_rows
+    from app.web.i18n import init_i18n
 
     choose_engine_options(app)
     db.init_app(app)
@@ -109,7 +113,8 @@ def choose_engine_options(app: Flask) -> None:
 
 def configure_database(app: Flask) -> None:
     """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write."""
-    from app.database import configure_sqlite
+    from app.extensions import db
+    from app.platform.database import configure_sqlite
 
     with app.app_context():
         configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
@@ -117,10 +122,10 @@ def configure_database(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the patient questionnaire, the staff console, the health check and the public FHIR definition."""
-    from app.fhir_routes import bp as fhir_bp
-    from app.health import bp as health_bp
     from app.public import bp as public_bp
     from app.staff import bp as staff_bp
+    from app.web.fhir_routes import bp as fhir_bp
+    from app.web.health import bp as health_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp)
@@ -130,8 +135,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
+    from flask import render_template
+    from werkzeug.exceptions import HTTPException
 
-    from app.i18n_marker import N_
+    from app.platform.i18n_marker import N_
 
     titles = {  # English message ids; error.html shows them in the patient's language
         400: N_("Sorry, we could not use what you sent"),
@@ -152,11 +159,11 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask screening``, ``flask drafts``, ``flask outbox`` and ``flask staff`` command groups."""
-    from app.commands import drafts_cli, outbox_cli, screening_cli
-    from app.export_cli import export_cli
-    from app.keys_cli import keys_cli
-    from app.maintenance_cli import backup_command, purge_command
-    from app.staff.commands import staff_cli
+    from app.cli.export import export_cli
+    from app.cli.keys import keys_cli
+    from app.cli.maintenance import backup_command, purge_command
+    from app.cli.staff import staff_cli
+    from app.cli.tools import drafts_cli, outbox_cli, screening_cli
 
     app.cli.add_command(screening_cli)
     app.cli.add_command(drafts_cli)

@@ -35,4 +35,4 @@ login_manager.session_protection = "strong"  # a session cookie replayed from an
 # Limits are declared per route and only on form posts (patient POSTs, staff sign-in); storage from
 # RATELIMIT_STORAGE_URI.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-babel = Babel()  # bound in app/i18n.py with the locale selector
+babel = Babel()  # bound in app/web/i18n.py with the locale selector

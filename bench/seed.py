@@ -1,7 +1,7 @@
 """Bulk loader: consultation requests (with their screenings) as the app itself would have stored them.
 
 Realistic rows, fast: every contact detail is encrypted with the app's own column types (AES-256-GCM under
-the configured keys, bound to its column) and every blind index computed with ``app/search_index.py``, so
+the configured keys, bound to its column) and every blind index computed with ``app/security/search_index.py``, so
 the app reads, searches and exports them like any other; the rows are then written with executemany in
 batches of ``BATCH``, bypassing the ORM (whose per-object bookkeeping would dominate). Ids are given
 explicitly and PostgreSQL's sequences moved past them afterwards.
@@ -24,15 +24,15 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, Text, column, func, insert, select, table, text
 from sqlalchemy.orm import Session
 
-from app.contact import CHOICES
+from app.casework.status import OUTCOMES
+from app.intake.contact import CHOICES
+from app.intake.reference import new_reference
 from app.models import CATEGORY_RANK, ConsultationRequest, Screening
 from app.models.base import UTCDateTime
-from app.reference import new_reference
-from app.request_status import OUTCOMES
 from app.screening.questions import QUESTIONS, Kind
 from app.screening.rules import assess
 from app.screening.validation import InvalidAnswers
-from app.search_index import request_indexes
+from app.security.search_index import request_indexes
 from bench.patient_client import ANSWERS
 
 BATCH = 5000

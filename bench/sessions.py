@@ -18,12 +18,12 @@ from typing import Any
 from flask import Flask, session
 from flask_wtf.csrf import generate_csrf
 
-from app.accounts import create_staff
-from app.drafts import save_answers, save_contact, start_draft
 from app.extensions import db
+from app.intake.drafts import save_answers, save_contact, start_draft
+from app.intake.workflow import complete_screening
 from app.models import utcnow
 from app.public.drafts import SESSION_KEY
-from app.workflow import complete_screening
+from app.security.accounts import create_staff
 from bench.patient_client import ANSWERS, CSRF_PATTERN, PatientClient, page_form
 
 STAFF_EMAIL = "bench@clinic.example"
@@ -83,7 +83,7 @@ def patient_requests(app: Flask, count: int, stage: str, out: Path) -> Path:
 
 def ensure_staff(app: Flask) -> int:
     """The bench's front-desk account (created once); its id."""
-    from app.accounts import find_by_email
+    from app.security.accounts import find_by_email
 
     with app.app_context():
         user = find_by_email(db.session, STAFF_EMAIL)

@@ -205,12 +205,12 @@ def staff_client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def make_app(databases: Databases) -> Iterator[Callable[..., Flask]]:
-    """Build apps with extra configuration, each on its own copy of the migrated database."""
+def app_factory() -> Iterator[Callable[..., Flask]]:
+    """Build apps on a given database (a SQLite path or a URL) with extra configuration; each is closed after."""
     made: list[Flask] = []
 
-    def build(**overrides: object) -> Flask:
-        made.append(_make_app(databases.migrated(f"configured{len(made)}"), **overrides))
+    def build(database: Path | str, **overrides: object) -> Flask:
+        made.append(_make_app(database, **overrides))
         return made[-1]
 
     yield build
@@ -218,6 +218,13 @@ def make_app(databases: Databases) -> Iterator[Callable[..., Flask]]:
         with application.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(databases: Databases, app_factory: Callable[..., Flask]) -> Callable[..., Flask]:
+    """Build apps with extra configuration, each on its own copy of the migrated database."""
+    count = iter(range(1_000))
+    return lambda **overrides: app_factory(databases.migrated(f"configured{next(count)}"), **overrides)
 
 
 # Property tests run the same examples on every machine (derandomize), so CI never fails on an example

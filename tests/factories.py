@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.accounts import create_staff
 from app.extensions import db
 from app.models import ConsultationRequest, Screening, utcnow
+from app.security.accounts import create_staff
 from tests.answers import answers_with
 from tests.journey import CONTACT, csrf_token, see_result, send_request
 
@@ -78,8 +78,8 @@ def seed_request(app: Flask, category: str = "likely", *, created_at: datetime |
                  last_name: str = "Smith", phone: str = "+14155550100", email: str | None = None,
                  first_name: str = "Pat", message: str | None = None) -> str:
     """Store a request directly through the domain functions (fast, for queue tests); return its reference."""
-    from app.contact import ContactDetails
-    from app.workflow import submit_request
+    from app.intake.contact import ContactDetails
+    from app.intake.workflow import submit_request
 
     now = created_at or utcnow()
     with app.app_context():

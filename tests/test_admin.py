@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, StaffUser, utcnow
 from tests.factories import PASSWORD, login, make_staff, patient_request, staff_token
@@ -256,7 +256,7 @@ def test_the_database_refuses_to_change_audit_rows(app: Flask, statement: str) -
 
 def test_nul_in_a_display_name_or_a_sign_in_email_is_refused_alike_on_every_database(app: Flask) -> None:
     """PostgreSQL refuses NUL in text with a server error; the app refuses it first, on SQLite too."""
-    from app.accounts import AccountError, create_staff, find_by_email
+    from app.security.accounts import AccountError, create_staff, find_by_email
 
     with app.app_context():
         with pytest.raises(AccountError, match="control characters"):

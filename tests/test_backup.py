@@ -18,9 +18,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from app import create_app
-from app.backup import BackupError, backup_database
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, RequestEvent
+from app.platform.backup import BackupError, backup_database
 from config import TestingConfig
 from tests.conftest import ON_POSTGRES, Databases, _make_app, requires_sqlite
 from tests.factories import seed_request

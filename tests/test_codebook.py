@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from wtforms import RadioField, SelectMultipleField, StringField
 
-from app.codebook import ALWAYS, COLUMNS, codebook_rows
+from app.exports.codebook import ALWAYS, COLUMNS, codebook_rows
 from app.public.forms import form_class
 from app.screening.questions import BY_FIELD, PAGES, STEP_TITLES, Kind
 from tests.factories import login, make_staff

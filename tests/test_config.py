@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.crypto import new_key_spec
+from app.security.crypto import new_key_spec
 from config import DEV_DATA_KEYS, DEV_INDEX_KEY, ProductionConfig, TestingConfig
 
 ROOT = Path(__file__).resolve().parents[1]

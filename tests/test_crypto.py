@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
+from app.security.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
 
 INDEX = new_key_spec("i").split(":")[1]
 

@@ -15,11 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.dashboard import parse_range, period, recent_weeks
-from app.dashboard_charts import Series, bar_chart, nice_ceiling
+from app.casework.dashboard import parse_range, period, recent_weeks
+from app.casework.dashboard_charts import Series, bar_chart, nice_ceiling
+from app.casework.work import change_status, log_contact
 from app.extensions import db
 from app.models import ConsultationRequest, RequestEvent, Screening, StaffUser, utcnow
-from app.request_work import change_status, log_contact
 from app.screening import assess
 from tests.factories import CATEGORY_ANSWERS, login, make_staff, seed_request
 

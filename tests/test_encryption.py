@@ -3,7 +3,7 @@ and key rotation while the data stays readable."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -11,14 +11,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, inspect, select, text
 
-from app.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
+from app.casework.queue import search_condition
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, Draft, StaffUser
-from app.queue import search_condition
+from app.security.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
 from app.staff.request_view import related_requests
 from config import DEV_INDEX_KEY
 from tests.answers import answers_with
-from tests.conftest import Databases, _make_app, database_url, raw_connection
+from tests.conftest import Databases, database_url, raw_connection
 from tests.factories import make_staff, patient_request, seed_request
 from tests.journey import CONTACT, csrf_token, see_result
 
@@ -169,25 +169,21 @@ K1, K2 = new_key_spec("k1"), new_key_spec("k2")
 
 
 @pytest.fixture
-def app_on(databases: Databases) -> Iterator[Callable[..., Flask]]:
+def app_on(databases: Databases, app_factory: Callable[..., Flask]) -> Callable[..., Flask]:
     """Apps on one shared database (a restart with other settings); the first one migrates it."""
     from flask_migrate import upgrade
 
-    made: list[Flask] = []
     shared = databases.empty("shared")
+    made: list[Flask] = []
 
     def build(**overrides: object) -> Flask:
-        made.append(_make_app(shared, **overrides))
+        made.append(app_factory(shared, **overrides))
         if len(made) == 1:
             with made[0].app_context():
                 upgrade()
         return made[-1]
 
-    yield build
-    for application in made:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return build
 
 
 def store_everything(app: Flask) -> str:

@@ -13,11 +13,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from app.export import FETCH_BATCH, FLUSH_ROWS, neutralise
+from app.exports.csv_lines import neutralise
+from app.exports.rows import FETCH_BATCH, FLUSH_ROWS
 from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest, Screening, utcnow
 from app.screening.questions import QUESTIONS, Kind
-from app.search_index import request_indexes
+from app.security.search_index import request_indexes
 from tests.answers import answers_with
 from tests.conftest import database_url, raw_connection
 from tests.factories import login, make_staff, patient_request, staff_token

@@ -25,8 +25,8 @@ def _export(app: Flask, *args: str) -> tuple[int, str]:
 
 def test_the_file_is_the_console_download_with_the_same_audit_row(app: Flask, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.export.FETCH_BATCH", 7)  # several batches and chunks
-    monkeypatch.setattr("app.export.FLUSH_ROWS", 3)
+    monkeypatch.setattr("app.exports.rows.FETCH_BATCH", 7)  # several batches and chunks
+    monkeypatch.setattr("app.exports.rows.FLUSH_ROWS", 3)
     references = _bulk_requests(app, 20)
     client, account = signed_in(app)
     header, rows = download(client, "?category=likely")

@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from app.exports.fhir import QUESTIONNAIRE_PATH, VERSION, answers_from_response, questionnaire, questionnaire_response
+from app.exports.fhir_bundle import assessment_from_risk_assessment, request_entries
 from app.extensions import db
-from app.fhir import QUESTIONNAIRE_PATH, VERSION, answers_from_response, questionnaire, questionnaire_response
-from app.fhir_bundle import assessment_from_risk_assessment, request_entries
 from app.models import AuditEvent, ConsultationRequest
 from app.screening import RULE_VERSION, assess
 from app.screening.questions import BY_FIELD, PAGES, QUESTIONS, STEPS, Kind, Question, drop_inapplicable
@@ -274,8 +274,8 @@ def test_the_queue_and_the_request_page_link_their_downloads(app: Flask, role: s
 
 
 def test_the_queue_bundle_is_read_in_batches_in_queue_order(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.export.FETCH_BATCH", 3)
-    monkeypatch.setattr("app.fhir_export.FLUSH_ROWS", 2)
+    monkeypatch.setattr("app.exports.rows.FETCH_BATCH", 3)
+    monkeypatch.setattr("app.exports.rows.FLUSH_ROWS", 2)
     references = [seed_request(app, ("possible", "likely")[n % 2], phone=f"+1415555020{n}") for n in range(7)]
     client, _ = _signed_in(app)
     response = client.get("/staff/requests.fhir.json")

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from app.crypto import Keyring, new_key_spec, parse_keys
 from app.extensions import db
 from app.models import AuditEvent
+from app.security.crypto import Keyring, new_key_spec, parse_keys
 from config import DEV_DATA_KEYS, DEV_INDEX_KEY
-from tests.conftest import _make_app, database_url, raw_connection
+from tests.conftest import database_url, raw_connection
 from tests.factories import seed_request
 from tests.test_encryption import encrypted_values, found_by
 
 
 @pytest.fixture
-def restart() -> Iterator[Callable[..., Flask]]:
+def restart(app_factory: Callable[..., Flask]) -> Callable[..., Flask]:
     """Start the app again on the same database with other settings."""
-    made: list[Flask] = []
-
-    def build(app: Flask, **overrides: object) -> Flask:
-        made.append(_make_app(database_url(app), **overrides))
-        return made[-1]
-
-    yield build
-    for application in made:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
+    return lambda app, **overrides: app_factory(database_url(app), **overrides)
 
 
 def audit_details(app: Flask) -> list[dict[str, object]]:

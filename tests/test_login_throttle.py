@@ -137,7 +137,7 @@ def test_the_per_address_limit_answers_429(make_app: Callable[..., Flask]) -> No
 def test_every_refusal_costs_one_password_check(app: Flask, client: FlaskClient,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Unknown email, wrong password and locked account all verify one argon2 hash, so they take as long."""
-    import app.accounts as accounts
+    import app.security.accounts as accounts
 
     calls: list[str] = []
     real = accounts.secret_matches

@@ -95,9 +95,9 @@ def test_encryption_migration_encrypts_rows_stored_before_it(databases: Database
     from flask_migrate import upgrade
     from sqlalchemy import select, text
 
+    from app.casework.queue import search_condition
     from app.models import ConsultationRequest, Draft, StaffUser
-    from app.queue import search_condition
-    from app.search_index import email_index
+    from app.security.search_index import email_index
     from tests.conftest import _make_app
 
     app = _make_app(databases.empty("old"))

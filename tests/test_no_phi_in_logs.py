@@ -22,9 +22,9 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from app.extensions import db
-from app.log_privacy import REDACTED
-from app.mailer import deliver_pending
 from app.models import ConsultationRequest, OutboxMessage
+from app.security.log_privacy import REDACTED
+from app.web.mailer import deliver_pending
 from tests.answers import answers_with
 from tests.factories import login, make_staff, seed_request, staff_token
 from tests.journey import CONTACT, csrf_token, see_result, send_request
@@ -85,7 +85,7 @@ def every_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFix
     caplog.set_level(logging.DEBUG, logger="werkzeug")
     changed: list[tuple[logging.Logger, int, bool]] = []
     for name in ("werkzeug", "sqlalchemy", "sqlalchemy.engine", "sqlalchemy.engine.Engine", "flask_wtf.csrf",
-                 "app", "app.notify", "app.security"):
+                 "app", "app.casework.notify", "app.public.protection"):
         logging.getLogger(name)  # make sure each exists before the sweep below
     for logger in [item for item in logging.root.manager.loggerDict.values() if isinstance(item, logging.Logger)]:
         changed.append((logger, logger.level, logger.propagate))
@@ -106,7 +106,7 @@ def mail_app(make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch) ->
     app.test_client_class = RecordingClient
     RecordingClient.urls = []
     sender = FakeSender()
-    monkeypatch.setattr("app.mailer.build_sender", lambda config: sender)
+    monkeypatch.setattr("app.web.mailer.build_sender", lambda config: sender)
     return app, sender
 
 

@@ -19,10 +19,7 @@ from flask import Flask
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.extensions import db
-from app.mailer import build_sender, deliver_pending
-from app.models import ConsultationRequest, OutboxMessage, utcnow
-from app.notify import (
+from app.casework.notify import (
     DeliveryReport,
     LogSender,
     SmtpSender,
@@ -31,6 +28,9 @@ from app.notify import (
     queue_request_email,
     retry_delay,
 )
+from app.extensions import db
+from app.models import ConsultationRequest, OutboxMessage, utcnow
+from app.web.mailer import build_sender, deliver_pending
 from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request
 from tests.journey import CONTACT, csrf_token, see_result, send_request
@@ -166,7 +166,7 @@ def test_a_fault_while_queuing_does_not_cost_the_patient_their_request(
     def broken(_: str) -> str:
         raise RuntimeError("url map broken")
 
-    monkeypatch.setattr("app.mailer.request_url", broken)
+    monkeypatch.setattr("app.web.mailer.request_url", broken)
     reference = patient_request(mail_app)  # asserts the patient reached /request/sent
     with mail_app.app_context():
         assert db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.reference == reference))
@@ -178,7 +178,7 @@ def test_a_database_fault_while_queuing_rolls_back_only_the_notice(
     mail_app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The notice's INSERT fails (a NOT NULL column); its savepoint goes, the request and its event commit."""
-    monkeypatch.setattr("app.notify.request_body", lambda *_args: None)
+    monkeypatch.setattr("app.casework.notify.request_body", lambda *_args: None)
     reference = patient_request(mail_app)  # asserts the patient reached /request/sent
     with mail_app.app_context():
         stored = db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.reference == reference))
@@ -261,7 +261,7 @@ def test_with_the_smtp_server_down_the_patient_is_confirmed_and_the_email_waits(
     assert message.attempts == 1
     assert message.last_error and "refused" in message.last_error.lower()
     assert message.next_attempt_at > utcnow()
-    assert any(r.name == "app.notify" and r.levelno == logging.WARNING for r in caplog.records)
+    assert any(r.name == "app.casework.notify" and r.levelno == logging.WARNING for r in caplog.records)
 
 
 def test_after_the_last_attempt_the_message_is_failed_and_an_error_is_logged(
@@ -278,7 +278,7 @@ def test_after_the_last_attempt_the_message_is_failed_and_an_error_is_logged(
 
     [message] = outbox(app)
     assert message.failed_at is not None and message.sent_at is None and message.attempts == 2
-    [record] = [r for r in caplog.records if r.name == "app.notify" and r.levelno == logging.ERROR]
+    [record] = [r for r in caplog.records if r.name == "app.casework.notify" and r.levelno == logging.ERROR]
     assert f"message {message.id}" in record.getMessage()
     assert message.subject not in record.getMessage()  # the log names the message, not its contents
     assert deliver(app) == DeliveryReport()  # a failed message is never tried again
@@ -360,9 +360,9 @@ def test_in_development_the_email_is_written_to_the_log(
     app = make_app(MAIL_SERVER="", MAIL_INTAKE_ADDRESS=INTAKE)
     assert isinstance(build_sender(app.config), LogSender)
     reference = patient_request(app)
-    caplog.set_level(logging.INFO, logger="app.notify")
+    caplog.set_level(logging.INFO, logger="app.casework.notify")
     assert deliver(app).sent == 1
-    assert any(reference in r.getMessage() for r in caplog.records if r.name == "app.notify")
+    assert any(reference in r.getMessage() for r in caplog.records if r.name == "app.casework.notify")
 
 
 # --- admins and the command line --------------------------------------------------------------------

@@ -19,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.intake.reference import ALPHABET, new_reference
 from app.models import AuditEvent, ConsultationRequest, Draft
-from app.reference import ALPHABET, new_reference
 from tests.answers import answers_with
 from tests.factories import login, make_staff, staff_token
 from tests.journey import CONTACT, csrf_token, see_result, send_request

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from app import contact
+from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUSES
 from app.extensions import db
+from app.intake import contact
 from app.models import ROLES, ConsultationRequest, Draft, RequestEvent, Screening, StaffSession, StaffUser
-from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUSES
 from app.screening import InvalidAnswers, validate_answers
 from app.screening.questions import BY_FIELD, PAGES
 from tests.answers import answers_with

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app import contact
 from app.extensions import db
+from app.intake import contact
 from app.models import ConsultationRequest, Draft, utcnow
 from app.public import routes
 from app.screening.questions import PAGES
@@ -37,7 +37,7 @@ def kept_contact(app: Flask) -> dict[str, Any]:
 
 
 def security_log(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if record.name == "app.security"]
+    return [record for record in caplog.records if record.name == "app.public.protection"]
 
 
 class Clock:
@@ -109,7 +109,7 @@ def test_a_filled_honeypot_is_answered_like_success_but_nothing_is_kept(
 ) -> None:
     see_result(client, answers_with())
     token = csrf_token(client.get("/request").text)
-    with caplog.at_level(logging.INFO, logger="app.security"):
+    with caplog.at_level(logging.INFO, logger="app.public.protection"):
         response = client.post("/request", data={"csrf_token": token, **CONTACT, "ref_code": SPAM})
     assert response.status_code == 303
     assert response.headers["Location"] == "/request/check"
@@ -142,7 +142,7 @@ def test_a_filled_honeypot_on_the_final_send_stores_nothing(
     see_result(client, answers_with())
     token = csrf_token(client.get("/request").text)
     client.post("/request", data={"csrf_token": token, **CONTACT})
-    with caplog.at_level(logging.INFO, logger="app.security"):
+    with caplog.at_level(logging.INFO, logger="app.public.protection"):
         response = client.post("/request/check", data={"csrf_token": token, "ref_code": SPAM})
     assert response.headers["Location"] == "/request/sent"
     assert stored_requests(app) == 0
@@ -170,7 +170,7 @@ def test_a_post_sooner_than_the_minimum_is_dropped_and_the_patient_passes_later(
     clock = Clock(monkeypatch)
     token = csrf_token(client.get("/request").text)
     clock.advance(2)
-    with caplog.at_level(logging.INFO, logger="app.security"):
+    with caplog.at_level(logging.INFO, logger="app.public.protection"):
         response = client.post("/request", data={"csrf_token": token, **CONTACT})
     assert response.headers["Location"] == "/request/check"  # as if it had worked
     assert "first_name" not in kept_contact(app)

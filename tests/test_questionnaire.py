@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from app.drafts import hash_token
 from app.extensions import db
+from app.intake.drafts import hash_token
 from app.models import Draft, Screening, utcnow
 from app.screening.questions import BY_FIELD, PAGES, Kind
 from tests.answers import BASE_ANSWERS, answers_with

@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from app.casework.queue import QueueFilters, decode_cursor, parse_filters, waited
 from app.extensions import db
 from app.models import AuditEvent
-from app.queue import QueueFilters, decode_cursor, parse_filters, waited
 from tests.factories import login, make_staff, seed_request, staff_token
 
 T0 = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)  # 09:00 in Los Angeles
@@ -218,8 +218,8 @@ def test_status_counts_follow_every_change_in_the_database(app: Flask) -> None:
     """The counts are kept by triggers (migration 0006): inserts, status changes, other updates and deletes."""
     from sqlalchemy import delete, func, update
 
+    from app.casework.queue import status_counts
     from app.models import ConsultationRequest, RequestEvent
-    from app.queue import status_counts
 
     references = [seed_request(app, created_at=T0) for _ in range(4)]
     with app.app_context():

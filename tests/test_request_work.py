@@ -203,7 +203,7 @@ def test_a_note_with_a_nul_character_is_refused_on_every_database() -> None:
     """PostgreSQL refuses NUL in text with a server error; the app refuses it first, on SQLite too."""
     import pytest
 
-    from app.request_work import InvalidChange, _clean_note
+    from app.casework.work import InvalidChange, _clean_note
 
     with pytest.raises(InvalidChange, match="NUL"):
         _clean_note("called\x00back")

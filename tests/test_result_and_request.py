@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.extensions import db
+from app.intake.reference import ALPHABET
 from app.models import ConsultationRequest, Draft, Screening
-from app.reference import ALPHABET
 from tests.answers import answers_with
 from tests.journey import CONTACT, csrf_token, error_messages, see_result, send_request
 

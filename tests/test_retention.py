@@ -12,11 +12,11 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from app.audit import record
-from app.drafts import hash_token
+from app.casework.audit import record
+from app.casework.retention import PurgeCounts, RetentionPolicy, purge
 from app.extensions import db
+from app.intake.drafts import hash_token
 from app.models import AuditEvent, ConsultationRequest, Draft, RequestEvent, Screening, utcnow
-from app.retention import PurgeCounts, RetentionPolicy, purge
 from tests.answers import answers_with
 from tests.factories import seed_request
 
@@ -176,7 +176,7 @@ def test_a_draft_pointing_at_a_purged_requests_screening_is_unlinked(app: Flask)
 
 
 def test_many_expired_requests_are_removed_in_batches(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.retention.BATCH", 2)
+    monkeypatch.setattr("app.casework.retention.BATCH", 2)
     now = utcnow()
     for number in range(5):
         closed_request(app, now - (3000 + number) * DAY, phone=f"+1415555012{number}")

@@ -13,15 +13,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.contact import ContactDetails
 from app.extensions import db
+from app.intake.contact import ContactDetails
 from app.models import ConsultationRequest, Screening, utcnow
 from tests.answers import BASE_ANSWERS
 from tests.conftest import requires_sqlite
 from tests.factories import new_screening, seed_request
 from tests.journey import answer_all, see_result, send_request
 
-# app/database.py configures SQLite connections only; PostgreSQL has its own locking.
+# app/platform/database.py configures SQLite connections only; PostgreSQL has its own locking.
 pytestmark = requires_sqlite
 
 THREADS = 8
@@ -104,7 +104,7 @@ def test_a_foreign_key_violation_is_refused(app: Flask) -> None:
 
 def test_a_reference_collision_keeps_the_transaction(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """Under the driver settings a collision inserts nothing, draws a new reference, and the transaction goes on."""
-    from app import workflow
+    from app.intake import workflow
 
     taken = seed_request(app)
     references = iter([taken, "TEST-NEWW"])

@@ -7,11 +7,10 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import select
 
-from app import create_app
-from app.accounts import authenticate, create_staff
 from app.extensions import db
 from app.models import AuditEvent, StaffUser, utcnow
-from config import TestingConfig
+from app.security.accounts import authenticate, create_staff
+from tests.conftest import database_url
 
 PASSWORD = "a long enough passphrase"
 
@@ -91,16 +90,14 @@ def test_there_is_no_default_account(app: Flask) -> None:
 
 
 def test_production_hashing_parameters_are_stored_and_a_cheaper_hash_is_raised_at_sign_in(
-    make_app: Callable[..., Flask],
+    app: Flask, app_factory: Callable[..., Flask],
 ) -> None:
     """The suite hashes with argon2's CHEAPEST profile to stay quick; this test keeps the production one."""
-    cheap = make_app()  # TestingConfig: CHEAPEST
-    with cheap.app_context():
+    with app.app_context():  # TestingConfig: CHEAPEST
         create_staff(db.session, "p@clinic.example", "P", "frontdesk", PASSWORD, utcnow())
         db.session.commit()
         assert db.session.scalars(select(StaffUser.password_hash)).one().startswith("$argon2id$v=19$m=8,t=1,p=1$")
-    production = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=cheap.config["SQLALCHEMY_DATABASE_URI"],
-                            PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY")  # the same database
+    production = app_factory(database_url(app), PASSWORD_HASH_PROFILE="RFC_9106_LOW_MEMORY")  # the same database
     with production.app_context():
         assert authenticate(db.session, "p@clinic.example", PASSWORD, utcnow()) is not None
         db.session.commit()
@@ -108,5 +105,3 @@ def test_production_hashing_parameters_are_stored_and_a_cheaper_hash_is_raised_a
         assert raised.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106 low-memory, argon2-cffi's default
         assert authenticate(db.session, "p@clinic.example", PASSWORD, utcnow()) is not None
         assert authenticate(db.session, "p@clinic.example", "not the password at all", utcnow()) is None
-        db.session.remove()
-        db.engine.dispose()

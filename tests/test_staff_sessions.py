@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditEvent, StaffSession, utcnow
 from app.screening.questions import PAGES
-from app.staff_sessions_store import hash_token
+from app.security.staff_sessions import hash_token
 from tests.answers import answers_with
 from tests.factories import PASSWORD, login, make_staff, staff_token
 from tests.journey import csrf_token, form_data, post_page

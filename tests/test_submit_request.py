@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import workflow
-from app.contact import ContactDetails
 from app.extensions import db
+from app.intake import workflow
+from app.intake.contact import ContactDetails
+from app.intake.workflow import REFERENCE_ATTEMPTS, ReferenceSpaceExhausted, StoredRequest, submit_request
 from app.models import ConsultationRequest, RequestEvent, Screening, utcnow
-from app.workflow import REFERENCE_ATTEMPTS, ReferenceSpaceExhausted, StoredRequest, submit_request
 from tests.factories import new_screening, seed_request
 
 DETAILS = ContactDetails(first_name="Ana", last_name="García", date_of_birth=date(1954, 4, 3),

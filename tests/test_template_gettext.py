@@ -1,11 +1,11 @@
-"""Templates' ``_`` bound once per render (app/i18n.py) gives what Flask-Babel's own template gettext gives."""
+"""Templates' ``_`` bound once per render (app/web/i18n.py) gives what Flask-Babel's own template gettext gives."""
 
 from __future__ import annotations
 
 from flask import Flask, render_template_string, session
 from flask_babel import get_translations
 
-from app.i18n import template_gettext
+from app.web.i18n import template_gettext
 
 SAMPLES = (
     '{{ _("Continue") }}',

@@ -6,7 +6,6 @@ the extraction here uses babel.cfg and the same keywords as ``make translations-
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import sys
@@ -20,8 +19,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.i18n import patient_date, safe_next
 from app.models import ConsultationRequest, Draft
+from app.web.i18n import patient_date, safe_next
 from tests.answers import BASE_ANSWERS
 from tests.catalogues import KEYWORDS, ROOT, TRANSLATIONS
 from tests.conftest import Databases
@@ -95,19 +94,6 @@ def test_translations_keep_every_placeholder(spanish: Catalog) -> None:
         for string in strings:
             assert set(PLACEHOLDER.findall(string)) == wanted, message.id
     assert list(spanish.check()) == []  # Babel's own checks (python-format, plural forms)
-
-
-DOMAIN_MODULES = [*sorted((ROOT / "app" / "screening").glob("*.py")), ROOT / "app" / "contact.py",
-                  ROOT / "app" / "i18n_marker.py"]
-
-
-@pytest.mark.parametrize("path", DOMAIN_MODULES, ids=lambda p: p.name)
-def test_domain_modules_mark_text_without_importing_flask(path: Path) -> None:
-    tree = ast.parse(path.read_text())
-    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
-    imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert not imported & {"flask", "flask_babel", "babel"}
 
 
 # --- (b) every patient page in Spanish -------------------------------------------------------------

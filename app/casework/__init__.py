@@ -1,1 +1,1 @@
-"""Working the requests: the queue, statuses and contact work, notices, audit, retention, dashboard. No Flask import."""
+"""Working the requests: the queue, statuses and contact work, notices, audit, retention, dashboard."""

@@ -1,4 +1,4 @@
-"""The clinic dashboard's numbers: aggregates per week and for a chosen date range. No Flask import.
+"""The clinic dashboard's numbers: aggregates per week and for a chosen date range.
 
 Only counts and durations ever leave this module: no query here reads a name or a contact detail.
 
@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from app.casework.status import STATUSES
 from app.models import CATEGORY_RANK, ConsultationRequest, RequestEvent, Screening
-from app.request_status import STATUSES
 
 CATEGORIES = tuple(CATEGORY_RANK)  # emergency, likely, possible, unlikely
 WEEKS = 12

@@ -1,4 +1,4 @@
-"""Bar charts for the dashboard, laid out on the server as plain geometry. No Flask import.
+"""Bar charts for the dashboard, laid out on the server as plain geometry.
 
 templates/staff/_chart.html draws a ``Chart`` as SVG: no JavaScript, and no style attribute (the
 Content-Security-Policy refuses inline style), only SVG geometry and the classes in app/static/staff.css.

@@ -1,13 +1,13 @@
-"""What the dashboard page shows: each chart with the table of the same numbers beside it. No Flask import."""
+"""What the dashboard page shows: each chart with the table of the same numbers beside it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from app.dashboard import CATEGORIES, Stats
-from app.dashboard_charts import Chart, Series, bar_chart
-from app.request_status import STATUS_LABELS, STATUSES
+from app.casework.dashboard import CATEGORIES, Stats
+from app.casework.dashboard_charts import Chart, Series, bar_chart
+from app.casework.status import STATUS_LABELS, STATUSES
 
 CATEGORY_WORDS = {"emergency": "Emergency", "likely": "Likely", "possible": "Possible", "unlikely": "Unlikely"}
 

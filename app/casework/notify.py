@@ -8,7 +8,7 @@ failed, logged, and shown to admins.
 The email says only that a request exists: reference, category, when, and a link that needs a staff
 sign-in. Never the patient's name, contact details, date of birth, answers or message.
 
-No Flask import: functions take the SQLAlchemy session and plain values.
+Functions take the SQLAlchemy session and plain values.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.models import OutboxMessage
 
-logger = logging.getLogger("app.notify")
+logger = logging.getLogger("app.casework.notify")
 
 
 class RequestNotice(Protocol):
@@ -102,7 +102,7 @@ class LogSender:
     """
 
     def send(self, recipient: str, subject: str, body: str) -> None:
-        """Write the email to the ``app.notify`` log."""
+        """Write the email to the ``app.casework.notify`` log."""
         logger.warning("MAIL_SERVER is not set; email written here, not sent.\nTo: %s\nSubject: %s\n\n%s",
                        recipient, subject, body)
 

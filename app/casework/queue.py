@@ -1,4 +1,4 @@
-"""The work queue: filters from the query string, one ``select()``, keyset pages of 50. No Flask import.
+"""The work queue: filters from the query string, one ``select()``, keyset pages of 50.
 
 The search text is the exception: it is often a patient's name or phone number, so it never goes in a
 URL (access logs, browser history, Referer headers). The console keeps it in the staff session and the
@@ -20,10 +20,10 @@ import phonenumbers
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session, joinedload
 
+from app.casework.status import STATUSES
+from app.intake.reference import normalise_reference
 from app.models import CATEGORY_RANK, ConsultationRequest, RequestStatusCount
-from app.reference import normalise_reference
-from app.request_status import STATUSES
-from app.search_index import last_name_index, phone_index
+from app.security.search_index import last_name_index, phone_index
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from app.drafts import purge_expired
+from app.intake.drafts import purge_expired
 from app.models import ConsultationRequest, Draft, RequestEvent, Screening
 
 # Ids are handled in batches: bounded statements (SQLite caps bound parameters) and bounded memory

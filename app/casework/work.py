@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOMES, STATUS_LABELS, allowed_next
 from app.models import ConsultationRequest, RequestEvent, StaffUser
-from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOMES, STATUS_LABELS, allowed_next
 
 NOTE_MAX = 2000
 

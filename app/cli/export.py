@@ -15,12 +15,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from app.accounts import find_by_email
-from app.audit import record
-from app.export import audit_detail, stream_csv
+from app.casework.audit import record
+from app.casework.queue import build_query, parse_filters
+from app.exports.csv_export import stream_csv
+from app.exports.rows import audit_detail
 from app.extensions import db
 from app.models import utcnow
-from app.queue import build_query, parse_filters
+from app.security.accounts import find_by_email
 from app.staff.access import EXPORT
 
 export_cli = AppGroup("export", help="Exports of patient data (audited like the console's downloads).")

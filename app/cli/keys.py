@@ -17,7 +17,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.crypto import KeyConfigError, new_key_spec, parse_keys
+from app.security.crypto import KeyConfigError, new_key_spec, parse_keys
 
 keys_cli = AppGroup("keys", help="Data encryption keys.")
 
@@ -47,9 +47,9 @@ def new_index_key_command() -> None:
 @keys_cli.command("status")
 def status_command() -> None:
     """Show how many stored values are encrypted under each key id."""
-    from app.crypto import keyring
     from app.extensions import db
-    from app.key_rotation import NOT_ENCRYPTED, encrypted_tables, key_counts
+    from app.security.crypto import keyring
+    from app.security.key_rotation import NOT_ENCRYPTED, encrypted_tables, key_counts
 
     ring = keyring()
     configured = [key_id for key_id, _ in ring.keys]
@@ -73,11 +73,11 @@ def status_command() -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=200, show_default=True, help=BATCH_HELP)
 def rotate_command(batch_size: int) -> None:
     """Re-encrypt every value that is not under the newest key, while the app keeps serving."""
-    from app.audit import record
-    from app.crypto import keyring
+    from app.casework.audit import record
     from app.extensions import db
-    from app.key_rotation import encrypted_tables, rotate
     from app.models import utcnow
+    from app.security.crypto import keyring
+    from app.security.key_rotation import encrypted_tables, rotate
 
     ring = keyring()
     report = rotate(db.session, ring, encrypted_tables(db.metadata), batch_size)
@@ -96,10 +96,10 @@ def rotate_command(batch_size: int) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=200, show_default=True, help=BATCH_HELP)
 def reindex_command(batch_size: int) -> None:
     """Recompute the blind indexes (search, duplicates) under BLIND_INDEX_KEY, after changing that key."""
-    from app.audit import record
+    from app.casework.audit import record
     from app.extensions import db
-    from app.key_rotation import reindex
     from app.models import utcnow
+    from app.security.key_rotation import reindex
 
     report = reindex(db.session, batch_size)
     record(db.session, "keys_rotate", now=utcnow(), staff_id=None, ip=None, detail={

@@ -1,7 +1,7 @@
 """``flask purge`` (retention) and ``flask backup`` (a consistent copy of the live database).
 
 Both are meant for cron or a systemd timer; each real run writes one audit row (counts or file size,
-never contents). The work itself is in app/retention.py and app/backup.py, which import no Flask.
+never contents). The work itself is in app/casework/retention.py and app/platform/backup.py, which import no Flask.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from app.audit import record
-from app.backup import BackupError, backup_database
+from app.casework.audit import record
+from app.casework.retention import RetentionPolicy, purge
 from app.extensions import db
 from app.models import utcnow
-from app.retention import RetentionPolicy, purge
+from app.platform.backup import BackupError, backup_database
 
 
 @click.command("purge")

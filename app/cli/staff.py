@@ -8,11 +8,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.accounts import AccountError, create_staff, find_by_email, set_active, set_password
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db
 from app.models import ROLES, StaffUser, utcnow
-from app.staff_sessions_store import end_sessions
+from app.security.accounts import AccountError, create_staff, find_by_email, set_active, set_password
+from app.security.staff_sessions import end_sessions
 
 staff_cli = AppGroup("staff", help="Staff accounts.")
 

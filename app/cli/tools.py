@@ -44,8 +44,8 @@ def purge_command() -> None:
     """Delete drafts that have expired (idle longer than DRAFT_IDLE_TIMEOUT)."""
     from flask import current_app
 
-    from app.drafts import purge_expired
     from app.extensions import db
+    from app.intake.drafts import purge_expired
     from app.models import utcnow
 
     removed = purge_expired(db.session, utcnow(), current_app.config["DRAFT_IDLE_TIMEOUT"])
@@ -62,7 +62,7 @@ def send_command() -> None:
 
     Run it every few minutes from cron or a systemd timer: it is what retries messages that failed.
     """
-    from app.mailer import deliver_pending
+    from app.web.mailer import deliver_pending
 
     report = deliver_pending()
     click.echo(f"Sent {report.sent}, will retry {report.retrying}, gave up on {report.failed}"

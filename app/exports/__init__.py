@@ -1,1 +1,1 @@
-"""Everything that leaves the app as data: the CSV export, the codebook and FHIR. No Flask import."""
+"""Everything that leaves the app as data: the CSV export, the codebook and FHIR."""

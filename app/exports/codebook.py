@@ -2,7 +2,7 @@
 
 Generated from the one definition of the questions (app/screening/questions.py), like the forms and the CSV
 export, so it never drifts from them. Its field names are the CSV export's column names (each field also has
-a ``<field>_label`` column) and the FHIR linkIds. No Flask import.
+a ``<field>_label`` column) and the FHIR linkIds.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
-from app.export import BOM, cell
+from app.exports.csv_lines import BOM, cell
 from app.screening.questions import BY_FIELD, PAGES, STEP_TITLES, Kind, Question
 
 KIND_WORDS = {Kind.SINGLE: "one of", Kind.MULTI: "list, at least one", Kind.YESNO: "yes/no",

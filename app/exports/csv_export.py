@@ -1,436 +1,26 @@
-"""CSV export of consultation requests. No Flask import.
+"""The CSV export of consultation requests: the staff console's streamed download and ``flask export requests``.
 
-One row per request. The answer columns are generated from the one definition of the questions: every
-question gets a code column (what is stored, joins back to the codebook) and a label column (what the
-patient read). Rows are read in batches and written as they arrive, so memory stays flat however many
-requests match.
-
-The batches are keyset pages of the queue's own select, each read to the end before anything is sent,
-rather than one long cursor (``yield_per``): on SQLite an open cursor holds a shared lock, so every write
-(a patient sending a request, a colleague saving a change) would wait for the slowest download and then
-fail with "database is locked".
+One path for both: the queue's select read in keyset batches (app/exports/rows.py), each row written as one
+line (app/exports/csv_lines.py), handed on in chunks as it is read, so memory stays flat however many requests
+match.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Select, Text, cast, column, func, literal, select, tuple_, type_coerce
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.types import NullType
-
-from app import contact
-from app.crypto import keyring
-from app.models import ConsultationRequest, Screening, StaffUser
-from app.queue import QueueFilters
-from app.screening.questions import BY_FIELD, QUESTIONS, Kind, Question
-
-FETCH_BATCH = 1000  # rows per query; at most one batch is held in memory
-FLUSH_ROWS = 200  # rows per chunk handed to the server: small chunks, few writes
-# Excel opens a CSV without a byte-order mark in the PC's legacy code page, which turns "García" into
-# "GarcÃ­a". The BOM makes it read UTF-8; other spreadsheets and Python's "utf-8-sig" skip it.
-BOM = "\ufeff"
-# A cell starting with one of these is run as a formula by spreadsheets (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-Row = Mapping[str, Any]  # one result row of ``export_statement``, by column label
-
-
-_FORMULA_FIRST = frozenset(FORMULA_PREFIXES)  # each prefix is one character: a set lookup on the first one
-
-
-def neutralise(text: str) -> str:
-    """``text`` with a leading single quote when a spreadsheet would otherwise run it as a formula."""
-    return "'" + text if text[:1] in _FORMULA_FIRST else text
-
-
-def cell(value: object) -> object:
-    """A value as written to the file: blanks for None, yes/no for booleans, every string neutralised.
-
-    Every string goes through ``neutralise``, not only the free-text fields: codes, labels and dates never
-    start with a formula character, so this costs nothing there and cannot be forgotten for a new column.
-    Strings first: they are most of the ~80 cells of each of possibly a million rows.
-    """
-    if type(value) is str:
-        return "'" + value if value[:1] in _FORMULA_FIRST else value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return neutralise(value)
-    return value
-
-
-def answer_code(question: Question, value: Any) -> object:
-    """The stored answer: a code, a number, or codes joined with ';' for multiple choice."""
-    if value is None:
-        return None
-    if question.kind is Kind.MULTI:
-        return ";".join(str(code) for code in value)
-    return value
-
-
-def answer_label(question: Question, value: Any) -> str | None:
-    """The answer in the words the patient chose, joined with '; ' for multiple choice."""
-    if value is None:
-        return None
-    if question.kind is Kind.MULTI:
-        return "; ".join(question.label_for(str(code)) for code in value)
-    if question.kind is Kind.INTEGER:
-        return str(value)
-    return _labels(question.field).get(str(value), str(value))
-
-
-@cache
-def _labels(field: str) -> dict[str, str]:
-    """Code -> label of one question (``Question.label_for`` as a dict: the export looks up ~20 a row)."""
-    return {option.code: option.label for option in BY_FIELD[field].options}
-
-
-_assignee = aliased(StaffUser)
-_duplicate = aliased(ConsultationRequest)
-# Queue order, and the keyset that pages through it: unique, and never changed once a request is stored.
-_ORDER = (ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id)
-SELECTED = (
-    ConsultationRequest.reference, ConsultationRequest.status, ConsultationRequest.outcome,
-    ConsultationRequest.category, ConsultationRequest.score, Screening.cook_score, Screening.rule_version,
-    ConsultationRequest.created_at, ConsultationRequest.updated_at, ConsultationRequest.scheduled_for,
-    _assignee.name.label("assignee"), _duplicate.reference.label("duplicate_of"),
-    ConsultationRequest.first_name, ConsultationRequest.last_name, ConsultationRequest.date_of_birth,
-    ConsultationRequest.phone, ConsultationRequest.email, ConsultationRequest.preferred_contact,
-    ConsultationRequest.best_time, ConsultationRequest.preferred_language, ConsultationRequest.screen_language,
-    ConsultationRequest.insurance,
-    ConsultationRequest.message, ConsultationRequest.consent_contact, Screening.answers, Screening.assessment,
-    ConsultationRequest.category_rank, ConsultationRequest.id,
-)
-
-
-# The CSV needs only the rule ids of the stored assessment, not its texts (most of its ~2 KB): JSON paths
-# read them in the database, so a million-row export does not parse a million assessments in Python.
-_CSV_SELECTED = (
-    *(column for column in SELECTED if column is not Screening.assessment),
-    *(Screening.assessment[key].label(key) for key in ("reasons", "unmet", "cautions")),
-)
-
-
-def export_statement(queue_query: Select[tuple[ConsultationRequest]], after: Row | None = None,
-                     selected: tuple[Any, ...] = SELECTED) -> Select[Any]:
-    """One batch: the queue's own select (same filters, same order) with the export's columns.
-
-    Plain columns rather than ORM objects, so nothing accumulates in the session while the file streams.
-    ``after`` is the last row of the previous batch.
-    """
-    query = (
-        queue_query.with_only_columns(*selected, maintain_column_froms=False)
-        .select_from(ConsultationRequest)
-        .join(Screening, Screening.id == ConsultationRequest.screening_id)
-        .outerjoin(_assignee, _assignee.id == ConsultationRequest.assignee_id)
-        .outerjoin(_duplicate, _duplicate.id == ConsultationRequest.duplicate_of_id)
-        .order_by(None).order_by(*_ORDER)  # the keyset below only works in exactly this order
-    )
-    return _after(query, after).limit(FETCH_BATCH)
-
-
-def _after(query: Select[Any], after: Row | None) -> Select[Any]:
-    """``query`` from just after the row ``after`` in queue order (a keyset), or from the start."""
-    if after is None:
-        return query
-    position = (literal(after[column.key], column.type) for column in _ORDER)
-    return query.where(tuple_(*_ORDER) > tuple_(*position))
-
-
-def fetch_rows(session: Session, queue_query: Select[tuple[ConsultationRequest]],
-               selected: tuple[Any, ...] = SELECTED) -> Iterator[Row]:
-    """Every row the queue's select matches (``selected`` columns, by label), one batch at a time; no cursor
-    stays open between batches."""
-    after: Row | None = None
-    while True:
-        batch = [row._mapping for row in session.execute(export_statement(queue_query, after, selected))]
-        yield from batch
-        if len(batch) < FETCH_BATCH:
-            return
-        after = batch[-1]
-
-
-CACHE_LIMIT = 4096  # entries per cache (multiple-choice pairs, rule-id lists): bounds memory on odd data
-
-
-def _raw(expression: Any, key: str) -> Any:
-    """``expression`` labelled ``key``, read without SQLAlchemy's per-value result processing."""
-    return type_coerce(expression, NullType()).label(key)
-
-
-_RULE_KEYS = ("reasons", "unmet", "cautions")
-
-
-def _rule_lists(dialect: str) -> Any:
-    """The stored assessment's three rule-id lists as the JSON text of one array, ``[reasons, unmet, cautions]``.
-
-    The reference reads each list with its own JSON path, so SQLite parses the ~2 KB assessment three times a
-    row; here once (about 2.5 µs a row). On PostgreSQL as text too, so its driver does not decode each value:
-    there are few distinct lists, and each is decoded once (``_Lines._rules``). A missing list is null, as there.
-    """
-    if dialect == "sqlite":
-        return func.json_extract(Screening.assessment, *(f'$."{key}"' for key in _RULE_KEYS))
-    if dialect == "postgresql":
-        # Each -> on a json column parses the whole text again; json_to_record parses it once for all three
-        # (the server's cost of the lists: ~17.5 -> ~8.7 µs a row). A correlated subquery, so the queue's
-        # FROM clause is left as it is.
-        record = func.json_to_record(Screening.assessment).table_valued(
-            *(column(key, JSON) for key in _RULE_KEYS)).render_derived(name="rule_lists", with_types=True)
-        return select(cast(func.json_build_array(*(record.c[key] for key in _RULE_KEYS)), Text)).scalar_subquery()
-    raise ValueError(f"no fast CSV export for {dialect}")
-
-
-def _answer_values(dialect: str) -> Any:
-    """The stored answers as JSON text: on SQLite one array of values in question order (null when not
-    answered), on PostgreSQL the stored object itself.
-
-    Decoding the answers object was the largest single cost of a row (~10 µs for ~650 bytes in Python). SQLite
-    picks the values out in C for about 2.5 µs, and the keyless array left to decode is half the size. On
-    PostgreSQL each ``->`` on a json column parses the whole text again (22 of them cost the server ~60 µs a
-    row), so there the object is read as text and decoded here, once.
-    """
-    if dialect == "sqlite":
-        return func.json_extract(Screening.answers, *(f'$."{question.field}"' for question in QUESTIONS))
-    if dialect == "postgresql":
-        return cast(Screening.answers, Text)
-    raise ValueError(f"no fast CSV export for {dialect}")
-
-
-DIALECTS = ("sqlite", "postgresql")  # the databases the app runs on
-
-
-def _raw_selected(dialect: str) -> tuple[Any, ...]:
-    """The export's columns (the reference's ``_CSV_SELECTED``, same order, rule lists as one), read raw."""
-    return (*(_raw(_answer_values(dialect), "answers") if column is Screening.answers else _raw(column, column.key)
-              for column in _CSV_SELECTED[:-3]), _raw(_rule_lists(dialect), "rules"))
-
-
-_RAW_SELECTED = {dialect: _raw_selected(dialect) for dialect in DIALECTS}
-_KEYS = (*(column.key for column in _CSV_SELECTED[:-3]), "rules")
-assert _KEYS == (  # noqa: S101 - the row unpacking in ``_Lines.line`` and ``_batches`` relies on this order
-    "reference", "status", "outcome", "category", "score", "cook_score", "rule_version", "created_at", "updated_at",
-    "scheduled_for", "assignee", "duplicate_of", "first_name", "last_name", "date_of_birth", "phone", "email",
-    "preferred_contact", "best_time", "preferred_language", "screen_language", "insurance", "message",
-    "consent_contact", "answers", "category_rank", "id", "rules")
-assert tuple(column.key for column in _CSV_SELECTED[-3:]) == _RULE_KEYS  # noqa: S101
-
-
-def _moment(value: Any) -> datetime | None:
-    """A stored timestamp as ``UTCDateTime`` reads it: aware, in UTC (SQLite hands over text, PostgreSQL a datetime)."""
-    if type(value) is str:
-        try:  # SQLite's stored text is naive UTC; parsed with its zone in one C call (``replace`` costs 5 times more)
-            return _fromisoformat(value + "+00:00")
-        except ValueError:  # text that carries its own offset, or is not a timestamp: the reference's way below
-            value = _fromisoformat(value)  # what SQLAlchemy's SQLite DATETIME does with its stored text
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_fromisoformat = datetime.fromisoformat
-
-
-def _json(value: Any) -> Any:
-    """A JSON value read as text (both databases, see above); one a driver has decoded already is used as is."""
-    return json.loads(value) if type(value) is str else value
-
-
-class _Segments:
-    """Cells written as CSV text once, to be spliced into many lines.
-
-    csv quotes each field on its own (only a row of one empty field is special, and segments are never
-    written alone), so the text of a run of cells is the same wherever it appears in a line.
-    """
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.writer = csv.writer(self)
-
-    def write(self, line: str) -> None:
-        """Where csv.writer hands over each line."""
-        self.lines.append(line)
-
-    def encode(self, cells: Sequence[object]) -> str:
-        """``cells`` as CSV, each preceded by its comma: ``,a,"b, c"``."""
-        self.writer.writerow(["", *cells])
-        return self.lines.pop()[:-2]  # without the line terminator, "\r\n"
-
-
-class _Lines:
-    """Turns raw rows (in ``_KEYS`` order) into CSV lines; its caches live as long as one export."""
-
-    def __init__(self, tz: ZoneInfo) -> None:
-        self.tz = tz
-        ring = keyring()
-        # One decryptor per encrypted column, bound to that column's purpose (as its column type reads it).
-        self.decryptors = {name: ring.decryptor(getattr(ConsultationRequest, name).type.purpose)
-                           for name in ("first_name", "last_name", "date_of_birth", "phone", "email", "message")}
-        self.birth_date_from_text: Callable[[str], date] = ConsultationRequest.date_of_birth.type.from_text
-        self.segments = _Segments()
-        self.choices = {name: {option.code: (cell(option.code), cell(contact.label(name, option.code)))
-                               for option in options} for name, options in contact.CHOICES.items()}
-        self.choice_tables = tuple(self.choices[name] for name in (
-            "preferred_contact", "best_time", "preferred_language", "insurance"))  # the order ``line`` reads them
-        # One entry per question, in question order: the columns come from the one definition of the questions.
-        self.answers = [(self._answer_table(question), _KINDS.get(question.kind, _CODE), question)
-                        for question in QUESTIONS]
-        self.fields = [question.field for question in QUESTIONS]
-        self.unanswered = (None,) * len(QUESTIONS)  # the answers of a screening whose answers are NULL
-        self.rule_ids: dict[str | None, str] = {}
-        # The row's own cells go through csv.writer, which hands each line to ``self.lines.append``.
-        self.lines: list[str] = []
-        self.write = self.lines.append
-        self.writer = csv.writer(self)
-
-    def _answer_segment(self, question: Question, value: Any) -> str:
-        """An answer's two cells as CSV text, by the reference's own functions."""
-        return self.segments.encode((cell(answer_code(question, value)), cell(answer_label(question, value))))
-
-    def _answer_table(self, question: Question) -> dict[Any, str]:
-        """Stored value -> CSV text of its two cells, for every answer ``question`` can have (multiple choice:
-        filled as met). Single choice and yes/no are keyed by code: no stored value of another type compares
-        equal to a str, or to None. Integers and lists are checked first (``_checked_segment``)."""
-        if question.kind is Kind.MULTI:
-            return {}
-        if question.kind is Kind.INTEGER:
-            low, high = question.minimum or 0, question.maximum or 0
-            return {number: self._answer_segment(question, number) for number in range(low, high + 1)}
-        codes = (None, *(option.code for option in question.options))
-        return {code: self._answer_segment(question, code) for code in codes}
-
-    def _checked_segment(self, question: Question, table: dict[Any, str], value: Any) -> str:
-        """The segment of an answer to an integer or multiple-choice question, or of a value no table holds.
-
-        Only ints and tuples of str are looked up or kept: ``True == 1`` and ``(1,) == (True,)`` as dict keys.
-        """
-        if question.kind is Kind.INTEGER:
-            segment = table.get(value) if type(value) is int else None
-            return segment if segment is not None else self._answer_segment(question, value)
-        if question.kind is Kind.MULTI and type(value) is list:
-            key = tuple(value)
-            if all(type(code) is str for code in key):
-                segment = table.get(key)
-                if segment is None:
-                    segment = self._answer_segment(question, value)
-                    if len(table) < CACHE_LIMIT:
-                        table[key] = segment
-                return segment
-        return self._answer_segment(question, value)
-
-    def names(self) -> list[str]:
-        """The header this class writes, column by column (checked against the reference's header)."""
-        names = ["reference", "status", "outcome", "category", "score", "cook_score", "rule_version", "created_at",
-                 "created_at_local", "updated_at", "scheduled_for", "scheduled_for_local", "assignee", "duplicate_of",
-                 "first_name", "last_name", "date_of_birth", "phone", "email"]
-        for name in contact.CHOICES:
-            names += [name, f"{name}_label"]
-        names += ["message", "consent_contact", "screen_language"]
-        for _, _, question in self.answers:
-            names += [question.field, f"{question.field}_label"]
-        return [*names, "reasons", "unmet", "cautions"]
-
-    def _choice(self, name: str, value: Any) -> tuple[object, object]:
-        """A contact choice's two cells; a code the table does not know is written as the reference writes it."""
-        pair = self.choices[name].get(value) if type(value) is str else None
-        return pair if pair is not None else (cell(value), cell(contact.label(name, value)))
-
-    def _rules(self, text: str | None) -> str:
-        """The segment of the three rule-id lists, from their JSON text; few distinct ones exist, each decoded once."""
-        segment = self.rule_ids.get(text)
-        if segment is None:
-            lists = _json(text) or (None,) * len(_RULE_KEYS)  # SQL NULL: no assessment, every list blank
-            segment = self.segments.encode([cell(";".join(ids or ())) for ids in lists])
-            if len(self.rule_ids) < CACHE_LIMIT:
-                self.rule_ids[text] = segment
-        return segment
-
-    def line(self, raw: Sequence[Any]) -> str:
-        """One CSV line (with its CRLF) from one raw row, exactly as the reference writes it."""
-        (reference, status, outcome, category, score, cook_score, rule_version, created_at, updated_at,
-         scheduled_for, assignee, duplicate_of, first_name, last_name, date_of_birth, phone, email,
-         preferred_contact, best_time, preferred_language, screen_language, insurance, message,
-         consent_contact, answers, _rank, _id, rules) = raw
-        tz = self.tz
-        decrypt = self.decryptors
-        contact_by, time_by, language_by, insurance_by = self.choice_tables
-        created, updated, scheduled = _moment(created_at), _moment(updated_at), _moment(scheduled_for)
-        # Decrypted values are str: neutralised inline (``cell`` does the same; the call is most of its cost).
-        first_name = "" if first_name is None else decrypt["first_name"](first_name)
-        last_name = "" if last_name is None else decrypt["last_name"](last_name)
-        phone = "" if phone is None else decrypt["phone"](phone)
-        email = "" if email is None else decrypt["email"](email)
-        message = "" if message is None else decrypt["message"](message)
-        self.writer.writerow((
-            cell(reference), cell(status), cell(outcome), cell(category), cell(score), cell(cook_score),
-            cell(rule_version),
-            created.isoformat("T", "seconds") if created else "",
-            created.astimezone(tz).isoformat("T", "seconds") if created else "",
-            updated.isoformat("T", "seconds") if updated else "",
-            scheduled.isoformat("T", "seconds") if scheduled else "",
-            scheduled.astimezone(tz).isoformat("T", "seconds") if scheduled else "",
-            cell(assignee), cell(duplicate_of),
-            "'" + first_name if first_name[:1] in _FORMULA_FIRST else first_name,
-            "'" + last_name if last_name[:1] in _FORMULA_FIRST else last_name,
-            # cell() writes a date as its isoformat, which starts with a digit
-            "" if date_of_birth is None else self.birth_date_from_text(decrypt["date_of_birth"](date_of_birth)
-                                                                       ).isoformat(),
-            "'" + phone if phone[:1] in _FORMULA_FIRST else phone,
-            "'" + email if email[:1] in _FORMULA_FIRST else email,
-            *(contact_by.get(preferred_contact) or self._choice("preferred_contact", preferred_contact)),
-            *(time_by.get(best_time) or self._choice("best_time", best_time)),
-            *(language_by.get(preferred_language) or self._choice("preferred_language", preferred_language)),
-            *(insurance_by.get(insurance) or self._choice("insurance", insurance)),
-            "'" + message if message[:1] in _FORMULA_FIRST else message,
-            "" if consent_contact is None else ("yes" if consent_contact else "no"),  # SQLite's 0/1 or a bool
-            cell(screen_language),
-        ))
-        parts = [self.lines.pop()[:-2]]  # the row's own cells, without their CRLF
-        append = parts.append
-        values = _json(answers) or self.unanswered
-        if type(values) is dict:  # the stored object (PostgreSQL): its values in question order
-            values = [values.get(field) for field in self.fields]
-        for value, (table, kind, question) in zip(values, self.answers, strict=True):
-            try:
-                if kind is _CODE:
-                    append(table[value])
-                    continue
-                # A hit is exact: only ints are looked up in an integer table, and a multiple-choice table holds
-                # only tuples of str, which no tuple holding another type equals.
-                if kind is _INTEGER and type(value) is int:
-                    append(table[value])
-                    continue
-                if kind is _MULTI and type(value) is list:
-                    append(table[tuple(value)])
-                    continue
-            except (KeyError, TypeError):  # not in the table (yet), or unhashable: the careful way below
-                pass
-            append(self._checked_segment(question, table, value))
-        append(self._rules(rules))
-        append("\r\n")
-        return "".join(parts)
-
-
-# How each question's table is looked up (``_Lines.line``): plain local names, not enum attribute lookups.
-_CODE, _INTEGER, _MULTI = "code", "integer", "multi"
-_KINDS = {Kind.INTEGER: _INTEGER, Kind.MULTI: _MULTI}
-
-
-def _key(raw: Sequence[Any]) -> dict[str, Any]:
-    """A raw row's keyset values as the typed statement binds them (created_at parsed as the reference does)."""
-    return {"category_rank": raw[25], "created_at": _moment(raw[7]), "id": raw[26]}
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from app.exports import rows
+from app.exports.csv_lines import BOM, RAW_SELECTED, Lines, keyset_of
+from app.models import ConsultationRequest
 
 
 def _batches(session: Session, queue_query: Select[tuple[ConsultationRequest]]) -> Iterator[list[Any]]:
@@ -438,22 +28,22 @@ def _batches(session: Session, queue_query: Select[tuple[ConsultationRequest]]) 
 
     Each batch is read on a pooled connection of its own in one helper thread: the drivers let go of the GIL
     while the database works (SQLite's steps, PostgreSQL's round trip), so on a second core the next batch is
-    read while the caller writes this one. As in the reference, no cursor stays open between batches, and
-    reads run outside a transaction on SQLite (app/database.py), so writers are never held up by the export.
-    At most two batches are in memory, this one and the next.
+    read while the caller writes this one. No cursor stays open between batches, and reads run outside a
+    transaction on SQLite (app/platform/database.py), so writers are never held up by the export. At most two
+    batches are in memory, this one and the next.
     """
     engine = session.get_bind()
-    selected = _RAW_SELECTED[engine.dialect.name]
+    selected = RAW_SELECTED[engine.dialect.name]
 
     def read(after: dict[str, Any] | None) -> list[Any]:
         with engine.connect() as connection:  # Core: plain rows, no ORM loading
-            return list(connection.execute(export_statement(queue_query, after, selected)).all())
+            return list(connection.execute(rows.export_statement(queue_query, after, selected)).all())
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="csv-export") as reader:
         upcoming: Future[list[Any]] | None = reader.submit(read, None)
         while upcoming is not None:
             batch = upcoming.result()
-            upcoming = reader.submit(read, _key(batch[-1])) if len(batch) == FETCH_BATCH else None
+            upcoming = reader.submit(read, keyset_of(batch[-1])) if len(batch) == rows.FETCH_BATCH else None
             if batch:
                 yield batch
         # Leaving early (the download was abandoned): the executor waits for the batch being read, then stops.
@@ -464,7 +54,7 @@ def stream_csv(session: Session, queue_query: Select[tuple[ConsultationRequest]]
 
     The BOM and header first, then ``FLUSH_ROWS`` rows a chunk (RFC 4180, CRLF).
     """
-    lines = _Lines(tz)
+    lines = Lines(tz)
     buffer = io.StringIO()
     csv.writer(buffer).writerow(lines.names())
     yield BOM + buffer.getvalue()
@@ -473,26 +63,11 @@ def stream_csv(session: Session, queue_query: Select[tuple[ConsultationRequest]]
     for batch in _batches(session, queue_query):
         for raw in batch:
             pending.append(line(raw))
-            if len(pending) == FLUSH_ROWS:
+            if len(pending) == rows.FLUSH_ROWS:
                 yield "".join(pending)
                 pending = []
     if pending:
         yield "".join(pending)
-
-
-def audit_detail(filters: QueueFilters) -> dict[str, object]:
-    """What the export covered, for the audit log: codes and dates, and only *whether* a search was used.
-
-    The search text itself is left out: it is often a patient's name or phone number.
-    """
-    return {
-        "status": filters.status,
-        "category": filters.category,
-        "assignee": filters.assignee,
-        "from": filters.submitted_from.isoformat() if filters.submitted_from else "",
-        "to": filters.submitted_to.isoformat() if filters.submitted_to else "",
-        "searched": bool(filters.q),
-    }
 
 
 def export_filename(now: datetime, tz: ZoneInfo) -> str:

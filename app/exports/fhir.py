@@ -1,10 +1,11 @@
-"""FHIR R4 resources generated from the one definition of the questionnaire, as plain dicts. No Flask import.
+"""FHIR R4 resources generated from the one definition of the questionnaire, as plain dicts.
 
 - ``questionnaire``: the questionnaire itself (public, no patient data). Items are grouped per step;
   linkIds are the spec's field names; codes are ``answerOption`` codings; conditional questions carry
   ``enableWhen``, derived by asking each question's own ``applies`` rule (see ``enable_when``).
 - ``questionnaire_response``: one screening's answers, by linkId; ``answers_from_response`` reads them back.
-app/fhir_bundle.py puts a consultation request together as a Bundle; app/fhir_export.py reads the database.
+app/exports/fhir_bundle.py puts a consultation request together as a Bundle; app/exports/fhir_export.py reads
+the database.
 
 Resource ids are UUIDs derived from the request's reference, so the same request always gives the same ids
 and a receiving system can recognise a second download of it.

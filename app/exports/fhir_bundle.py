@@ -1,10 +1,10 @@
-"""One consultation request as FHIR R4 resources in a ``collection`` Bundle, as plain dicts. No Flask import.
+"""One consultation request as FHIR R4 resources in a ``collection`` Bundle, as plain dicts.
 
 Each request gives four resources, which refer to each other by ``urn:uuid`` full URLs:
 
 - ``Patient``: the contact details (name, birth date, phone and email with the preferred way ranked 1,
   language; best time to call and insurance as this app's extensions).
-- ``QuestionnaireResponse``: the answers (app/fhir.py).
+- ``QuestionnaireResponse``: the answers (app/exports/fhir.py).
 - ``RiskAssessment``: the assessment. A resource rather than an extension on the response, because a
   receiving EHR files and shows a RiskAssessment without knowing this app, and its ``basis`` points at the
   answers it was computed from. The category goes in ``prediction.qualitativeRisk`` only: the fit score is
@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from app import contact
-from app.fhir import (
+from app.casework.status import OUTCOME_LABELS, STATUS_LABELS
+from app.exports.fhir import (
     Resource,
     code_system,
     extension_url,
@@ -29,14 +29,14 @@ from app.fhir import (
     questionnaire_response,
     resource_id,
 )
-from app.request_status import OUTCOME_LABELS, STATUS_LABELS
+from app.intake import contact
 from app.screening.rules import Assessment
 from app.screening.texts import RULE_TEXTS
 
 CATEGORY_LABELS = {"emergency": "Emergency: needs urgent medical care", "likely": "Likely fit",
                    "possible": "Possible fit", "unlikely": "Unlikely fit"}
 RULE_KINDS = ("reasons", "unmet", "cautions")  # the assessment's lists, each an extension of that name
-Row = Mapping[str, Any]  # one request: the CSV export's columns (app/export.py) plus ``screened_at``
+Row = Mapping[str, Any]  # one request: the CSV export's columns (app/exports/rows.py) plus ``screened_at``
 
 
 def _coding(base_url: str, name: str, code: str, display: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
-"""FHIR Bundle downloads of consultation requests: read like the CSV export, written as JSON. No Flask import.
+"""FHIR Bundle downloads of consultation requests: read like the CSV export, written as JSON.
 
-Rows come from the CSV export's own statement (app/export.py: the queue's select, same filters and order,
+Rows come from the CSV export's own statement (app/exports/rows.py: the queue's select, same filters and order,
 read in keyset batches so no cursor holds a lock between them), plus when the screening was completed. The
 queue's Bundle is written as it is read: the opening, then one request's entries at a time, then the close,
 so memory stays flat however many requests match.
@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from app.export import FLUSH_ROWS, SELECTED, Row
-from app.export import fetch_rows as export_rows
-from app.fhir_bundle import bundle_header, request_entries
+from app.exports import rows
+from app.exports.fhir_bundle import bundle_header, request_entries
+from app.exports.rows import SELECTED, Row
 from app.models import ConsultationRequest, Screening
 
 # The CSV export's columns, and when the screening was completed.
@@ -28,7 +28,7 @@ _SELECTED = (*SELECTED, Screening.created_at.label("screened_at"))
 
 def fetch_rows(session: Session, queue_query: Select[tuple[ConsultationRequest]]) -> Iterator[Row]:
     """Every row ``queue_query`` matches, one batch at a time, with ``screened_at`` added."""
-    return export_rows(session, queue_query, _SELECTED)
+    return rows.fetch_rows(session, queue_query, _SELECTED)
 
 
 def request_row(session: Session, request_id: int) -> Row:
@@ -51,7 +51,7 @@ def stream_bundle(session: Session, queue_query: Select[tuple[ConsultationReques
         for entry in request_entries(row, base_url):
             chunk.append(("" if first else ",") + _dumps(entry))
             first = False
-        if count % FLUSH_ROWS == 0:
+        if count % rows.FLUSH_ROWS == 0:
             yield "".join(chunk)
             chunk = []
     yield "".join(chunk) + "]}"

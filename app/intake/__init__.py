@@ -1,1 +1,1 @@
-"""Taking a patient from a draft of answers to one stored consultation request. No Flask import."""
+"""Taking a patient from a draft of answers to one stored consultation request."""

@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from app.i18n_marker import N_
+from app.platform.i18n_marker import N_
 from app.screening.questions import Option
 
 NAME_MAX = 100

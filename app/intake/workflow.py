@@ -1,7 +1,6 @@
 """From a finished draft to a stored screening, and from a screening to one consultation request.
 
 Functions take the SQLAlchemy session explicitly and never commit: the caller owns the transaction.
-No Flask import.
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.contact import ContactDetails
+from app.intake.contact import ContactDetails
+from app.intake.reference import new_reference
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
-from app.reference import new_reference
 from app.screening import Assessment, assess, validate_answers
-from app.search_index import request_indexes
+from app.security.search_index import request_indexes
 
 REFERENCE_ATTEMPTS = 5
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -136,7 +135,7 @@ def find_recent_duplicate(
 ) -> int | None:
     """The most recent request from the same phone or email in the last 30 days, if any.
 
-    Takes the blind indexes (app/search_index.py): the phone and email themselves are stored encrypted.
+    Takes the blind indexes (app/security/search_index.py): the phone and email themselves are stored encrypted.
     A NULL email matches nothing.
     """
     return session.scalar(

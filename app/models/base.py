@@ -42,7 +42,7 @@ class SealedComparator(TypeDecorator.Comparator[Any]):
     """Refuses SQL comparisons with an encrypted column, apart from IS (NOT) NULL.
 
     Each encryption uses a fresh nonce, so ``phone == x`` would compare two different ciphertexts and
-    silently match nothing. Exact-match search goes through the blind indexes (app/search_index.py).
+    silently match nothing. Exact-match search goes through the blind indexes (app/security/search_index.py).
     """
 
     def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
@@ -55,7 +55,7 @@ class SealedComparator(TypeDecorator.Comparator[Any]):
 
 
 class EncryptedText(TypeDecorator[str]):
-    """Text stored encrypted (AES-256-GCM, see app/crypto.py) and read back as plaintext.
+    """Text stored encrypted (AES-256-GCM, see app/security/crypto.py) and read back as plaintext.
 
     ``purpose`` names the column; it is bound into each ciphertext so values cannot be swapped
     between columns. Subclasses store other Python types by overriding ``to_text`` and ``from_text``;
@@ -80,12 +80,12 @@ class EncryptedText(TypeDecorator[str]):
         return text
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-        from app.crypto import keyring
+        from app.security.crypto import keyring
 
         return None if value is None else keyring().encrypt(self.to_text(value), self.purpose)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
-        from app.crypto import keyring
+        from app.security.crypto import keyring
 
         return None if value is None else self.from_text(keyring().decrypt(value, self.purpose))
 

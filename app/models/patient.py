@@ -64,8 +64,8 @@ class ConsultationRequest(db.Model):
     ``version`` is bumped on every change; an edit based on an older version is refused, so two
     colleagues working on the same request never overwrite each other silently.
 
-    The contact details are encrypted (app/crypto.py, each bound to its column); phone, email and last
-    name are found through their blind indexes (app/search_index.py), never by comparing them in SQL.
+    The contact details are encrypted (app/security/crypto.py, each bound to its column); phone, email and last
+    name are found through their blind indexes (app/security/search_index.py), never by comparing them in SQL.
     """
 
     __tablename__ = "consultation_request"
@@ -82,7 +82,7 @@ class ConsultationRequest(db.Model):
               "id"),
         # Nobody's open requests ("not assigned"): a B-tree gives queue order only after equality conditions,
         # and ``assignee_id IS NULL`` is not one on PostgreSQL, so the index above was read in full and sorted.
-        # The predicate is written as app/queue.py's filters compile, so both planners match it.
+        # The predicate is written as app/casework/queue.py's filters compile, so both planners match it.
         Index("ix_consultation_request_queue_unassigned", "category_rank", "created_at", "id",
               sqlite_where=text(UNASSIGNED_OPEN_SQLITE), postgresql_where=text(UNASSIGNED_OPEN_POSTGRESQL)),
         Index("ix_consultation_request_created_at", "created_at"),
@@ -102,14 +102,14 @@ class ConsultationRequest(db.Model):
     date_of_birth: Mapped[date] = mapped_column(EncryptedDate("consultation_request.date_of_birth"))
     phone: Mapped[str] = mapped_column(EncryptedText("consultation_request.phone"))  # E.164
     email: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.email"))
-    # Blind indexes (hex HMAC-SHA256) for search and duplicate detection; see app/search_index.py.
+    # Blind indexes (hex HMAC-SHA256) for search and duplicate detection; see app/security/search_index.py.
     phone_index: Mapped[str] = mapped_column(String(64))
     email_index: Mapped[str | None] = mapped_column(String(64))
     last_name_index: Mapped[str] = mapped_column(String(64))
     preferred_contact: Mapped[str] = mapped_column(String(8))
     best_time: Mapped[str] = mapped_column(String(12))
     preferred_language: Mapped[str] = mapped_column(String(8))
-    # The language the patient read the self-check in (app/i18n.py), for staff: not always the one
+    # The language the patient read the self-check in (app/web/i18n.py), for staff: not always the one
     # they asked to speak.
     screen_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     insurance: Mapped[str] = mapped_column(String(24))

@@ -1,1 +1,1 @@
-"""Running the app: SQLite settings, backups, the clinic's configuration, text markers. No Flask import."""
+"""Running the app: SQLite settings, backups, the clinic's configuration, text markers."""

@@ -1,4 +1,4 @@
-"""Backups: a consistent copy of the live database, taken while the app keeps serving. No Flask import.
+"""Backups: a consistent copy of the live database, taken while the app keeps serving.
 
 SQLite is copied with SQLite's online backup API from a read-only connection, so the copy is one
 consistent snapshot even while patients and staff write, and the live file is never written by the

@@ -24,8 +24,6 @@ Every connection gets:
   cut (WAL's usual NORMAL may lose the last commits). One rule for every write, drafts included.
 - ``foreign_keys=ON``: SQLite enforces the schema's foreign keys only when asked, per connection.
   (migrations/env.py turns them off while Alembic changes tables, as SQLite's own procedure says.)
-
-No Flask import.
 """
 
 from __future__ import annotations

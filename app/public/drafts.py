@@ -10,8 +10,8 @@ from flask import current_app, session
 from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.interfaces import ORMOption
 
-from app.drafts import find_draft, save_answers, start_draft, touch
 from app.extensions import db
+from app.intake.drafts import find_draft, save_answers, start_draft, touch
 from app.models import Draft, Screening, utcnow
 
 SESSION_KEY = "draft"

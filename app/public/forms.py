@@ -12,9 +12,9 @@ from wtforms import BooleanField, Field, RadioField, SelectChoice, SelectMultipl
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 
-from app import contact
-from app.contact import InvalidContact
-from app.i18n_marker import N_
+from app.intake import contact
+from app.intake.contact import InvalidContact
+from app.platform.i18n_marker import N_
 from app.screening.questions import BY_FIELD, Kind, Page, Question
 from app.screening.validation import FieldError, Problem, check_answer
 
@@ -165,7 +165,7 @@ def _unix_newlines(value: Any) -> Any:
 class HoneypotForm(FlaskForm):
     """A form with a text box people never see or reach (templates/public/_honeypot.html); scripts fill it in.
 
-    It never shows an error: a post with it filled in is dropped quietly (app/security.py says why).
+    It never shows an error: a post with it filled in is dropped quietly (app/web/security.py says why).
     The name means nothing to browsers' or password managers' autofill, so a person's browser never
     fills it in for them.
     """

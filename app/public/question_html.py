@@ -22,8 +22,8 @@ from flask import get_template_attribute
 from markupsafe import Markup
 from wtforms import Field
 
-from app.i18n import current_language
 from app.screening.questions import BY_FIELD
+from app.web.i18n import current_language
 
 MACROS = "macros/fields.html"
 # About 60 questions in two languages, with room for many answers to each.

@@ -10,24 +10,24 @@ from typing import Any
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import contact
-from app.contact import ContactDetails, InvalidContact, check_contact, format_phone
-from app.drafts import clear_contact
 from app.extensions import db
-from app.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
-from app.mailer import deliver_soon, queue_new_request_email
+from app.intake import contact
+from app.intake.contact import ContactDetails, InvalidContact, check_contact, format_phone
+from app.intake.drafts import clear_contact
+from app.intake.workflow import assessment_of, complete_screening, submit_request
 from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import ANSWERS_ONLY, WITH_RESULT, DraftExpired, current_draft, now, save_page
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
+from app.public.protection import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
 from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
 from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
 from app.screening.rules import emergency_flags
-from app.security import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
-from app.workflow import assessment_of, complete_screening, submit_request
+from app.web.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
+from app.web.mailer import deliver_soon, queue_new_request_email
 
 RETURN_TO_CHECK = "check"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.i18n_marker import N_
+from app.platform.i18n_marker import N_
 
 # One item for every caution id of rule set 2026.1 (spec section 3, K1..K10 and P1..P3); a test checks
 # the keys against the rules.

@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from app.i18n_marker import N_
+from app.platform.i18n_marker import N_
 
 Answers = Mapping[str, Any]
 

@@ -1,6 +1,6 @@
 """Rule set 2026.1: turns valid answers into an assessment (spec section 3).
 
-Pure and deterministic: the same answers always give the same assessment. No Flask import.
+Pure and deterministic: the same answers always give the same assessment.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.i18n_marker import N_
+from app.platform.i18n_marker import N_
 
 
 @dataclass(frozen=True)

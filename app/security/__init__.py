@@ -1,1 +1,1 @@
-"""Keys and encryption, blind indexes, staff accounts, two-factor and staff sessions, log privacy. No Flask import."""
+"""Keys and encryption, blind indexes, staff accounts, two-factor and staff sessions, log privacy."""

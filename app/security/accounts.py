@@ -1,4 +1,4 @@
-"""Staff accounts: creation, passwords (argon2id), the active flag and sign-in throttling. No Flask import."""
+"""Staff accounts: creation, passwords (argon2id), the active flag and sign-in throttling."""
 
 from __future__ import annotations
 

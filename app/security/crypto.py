@@ -4,7 +4,7 @@ Ciphertexts are AES-256-GCM, written as ``v1.<key id>.<base64url(nonce + ciphert
 which key to decrypt with, so keys can be rotated: new data uses the newest key, old rows stay readable
 until ``flask keys rotate`` re-encrypts them. Each value is bound to its column (associated data), so a
 ciphertext copied into another column does not decrypt. Keys come from configuration, never the
-database. No Flask import: ``create_app`` builds the keyring and calls ``configure``.
+database. ``create_app`` builds the keyring and calls ``configure``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Key rotation for the encrypted columns, and recomputing the blind indexes. No Flask import.
+"""Key rotation for the encrypted columns, and recomputing the blind indexes.
 
 Every column whose type is ``EncryptedText`` (or a subclass) is found from the models' metadata, so a
 column encrypted later is rotated without changes here. The work reads and writes the stored
@@ -22,10 +22,10 @@ from sqlalchemy import MetaData, Row, Text, column, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
-from app.crypto import DecryptionError, KeyConfigError, Keyring, key_id_parts, keyring
 from app.models import ConsultationRequest
 from app.models.base import EncryptedText
-from app.search_index import request_indexes
+from app.security.crypto import DecryptionError, KeyConfigError, Keyring, key_id_parts, keyring
+from app.security.search_index import request_indexes
 
 BATCH_SIZE = 200  # rows per transaction: short locks, few commits
 ATTEMPTS = 3  # reads of a row that keeps changing under us before it is left for the next run

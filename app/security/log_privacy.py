@@ -1,4 +1,4 @@
-"""Keeping patient details out of the logs, whatever the log level. No Flask import.
+"""Keeping patient details out of the logs, whatever the log level.
 
 At DEBUG, SQLAlchemy writes every result row to its log *after* the column types have read it, so the
 encrypted contact details would appear there decrypted. DEBUG is easy to switch on by accident (a root

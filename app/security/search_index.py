@@ -1,8 +1,8 @@
-"""Blind indexes: keyed hashes that let the encrypted contact details be found by exact match. No Flask import.
+"""Blind indexes: keyed hashes that let the encrypted contact details be found by exact match.
 
 The phone, email and last name of a consultation request are stored encrypted with a fresh nonce each
 time, so the database cannot compare them. Next to each one is an HMAC-SHA256 of its normalised form
-under BLIND_INDEX_KEY (app/crypto.py): equal inputs give equal indexes, and without the key the index
+under BLIND_INDEX_KEY (app/security/crypto.py): equal inputs give equal indexes, and without the key the index
 reveals nothing beyond that equality. This module is the one place that decides what is normalised how;
 the request workflow, the queue search, the duplicate check and ``flask keys reindex`` all use it.
 
@@ -12,8 +12,8 @@ Changing BLIND_INDEX_KEY means recomputing every index (``flask keys reindex``).
 
 from __future__ import annotations
 
-from app.contact import email_key, name_key
-from app.crypto import keyring
+from app.intake.contact import email_key, name_key
+from app.security.crypto import keyring
 
 # Part of each hash: the same value in two different roles hashes differently.
 PHONE_PURPOSE = "consultation_request.phone_index"

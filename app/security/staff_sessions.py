@@ -1,4 +1,4 @@
-"""Staff sessions held on the server: start, check, touch and end them. No Flask import.
+"""Staff sessions held on the server: start, check, touch and end them.
 
 The browser's cookie carries a random token; only its SHA-256 is stored, so a copy of the database
 cannot be turned into a working cookie. A session ends at sign-out, after the idle or absolute limit,

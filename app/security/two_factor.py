@@ -1,4 +1,4 @@
-"""Two-factor sign-in: TOTP secrets and single-use codes, the QR code, and recovery codes. No Flask import.
+"""Two-factor sign-in: TOTP secrets and single-use codes, the QR code, and recovery codes.
 
 An account has two-factor sign-in once ``totp_enabled_at`` is set. Before that, a ``totp_secret`` without
 it is an enrolment in progress (the QR code stays the same if the page is reloaded).
@@ -16,8 +16,8 @@ import segno
 from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.accounts import hash_secret, secret_matches
 from app.models import RecoveryCode, StaffUser
+from app.security.accounts import hash_secret, secret_matches
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODE_LENGTH = 10  # about 49 bits each from the alphabet below

@@ -15,16 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from app.accounts import AccountError, create_staff, set_active
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db
 from app.models import AUDIT_ACTIONS, AuditEvent, ConsultationRequest, StaffUser, utcnow
+from app.security.accounts import AccountError, create_staff, set_active
+from app.security.staff_sessions import end_sessions, live_session_counts
+from app.security.two_factor import is_enabled
 from app.staff import bp
 from app.staff.access import ADMINISTER, client_ip, roles_required
 from app.staff.forms import ROLE_LABELS, AccountActionForm, AccountForm
 from app.staff.sessions import limits
-from app.staff_sessions_store import end_sessions, live_session_counts
-from app.two_factor import is_enabled
 
 AUDIT_PAGE_SIZE = 100
 
@@ -99,7 +99,7 @@ def account_enable(user_id: int) -> Response:
 
 
 # --- the audit log ----------------------------------------------------------------------------------
-# Plain helpers with no Flask in them, so they can move to app/audit.py as they are.
+# Plain helpers with no Flask in them, so they can move to app/casework/audit.py as they are.
 
 @dataclass(frozen=True)
 class AuditFilters:

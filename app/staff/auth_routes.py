@@ -12,10 +12,11 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.accounts import attempt_sign_in, clear_failures, is_locked, record_failure
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db, limiter
 from app.models import StaffUser, utcnow
+from app.security.accounts import attempt_sign_in, clear_failures, is_locked, record_failure
+from app.security.two_factor import is_enabled, verify_second_factor
 from app.staff import bp
 from app.staff.access import client_ip
 from app.staff.forms import LoginCodeForm, LoginForm, LogoutForm
@@ -29,7 +30,6 @@ from app.staff.sessions import (
     second_step_next,
     throttle,
 )
-from app.two_factor import is_enabled, verify_second_factor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +38,7 @@ SIGN_IN_REFUSED = "The email or password is not right, or the account is disable
 CODE_REFUSED = "That code is not right. Enter the code your app shows now, or one of your recovery codes."
 TOO_MANY_CODES = "Too many failed attempts. Wait a few minutes, then sign in again."
 
-# Per client address, shared by both steps (Flask-Limiter); the per-account counter is in app.accounts.
+# Per client address, shared by both steps (Flask-Limiter); the per-account counter is in app.security.accounts.
 sign_in_limit = limiter.shared_limit(lambda: current_app.config["RATELIMIT_LOGIN"], scope="staff-sign-in",
                                      methods=["POST"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Response as FlaskResponse
 from flask import render_template
 
-from app.codebook import ALWAYS, codebook_by_step, codebook_csv
-from app.fhir import VERSION
+from app.exports.codebook import ALWAYS, codebook_by_step, codebook_csv
+from app.exports.fhir import VERSION
 from app.screening import RULE_VERSION
 from app.staff import bp
 from app.staff.access import READ_REQUESTS, roles_required

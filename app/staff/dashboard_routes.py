@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
-from app.dashboard import collect, parse_range, period, recent_weeks
-from app.dashboard_page import range_figures, weekly_figures
+from app.casework.dashboard import collect, parse_range, period, recent_weeks
+from app.casework.dashboard_page import range_figures, weekly_figures
 from app.extensions import db
 from app.models import utcnow
 from app.staff import bp

@@ -7,11 +7,12 @@ from flask import current_app, flash, redirect, request, stream_with_context, ur
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit import record
-from app.export import audit_detail, export_filename, stream_csv
+from app.casework.audit import record
+from app.casework.queue import QueueFilters, build_query, parse_filters
+from app.exports.csv_export import export_filename, stream_csv
+from app.exports.rows import audit_detail
 from app.extensions import db
 from app.models import utcnow
-from app.queue import QueueFilters, build_query, parse_filters
 from app.staff import bp
 from app.staff.access import EXPORT, client_ip, roles_required
 from app.staff.queue_routes import stored_search

@@ -9,14 +9,14 @@ from flask import current_app, stream_with_context
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit import record
-from app.export import audit_detail
+from app.casework.audit import record
+from app.casework.queue import QueueFilters, build_query
+from app.exports.fhir import FHIR_JSON
+from app.exports.fhir_bundle import bundle
+from app.exports.fhir_export import bundle_filename, request_row, stream_bundle
+from app.exports.rows import audit_detail
 from app.extensions import db
-from app.fhir import FHIR_JSON
-from app.fhir_bundle import bundle
-from app.fhir_export import bundle_filename, request_row, stream_bundle
 from app.models import utcnow
-from app.queue import QueueFilters, build_query
 from app.staff import bp
 from app.staff.access import EXPORT, client_ip, roles_required
 from app.staff.export_routes import export_filters

@@ -6,9 +6,9 @@ from datetime import date, datetime
 
 from flask import current_app
 
-from app.contact import format_phone
+from app.casework.queue import waited
+from app.intake.contact import format_phone
 from app.models import utcnow
-from app.queue import waited
 from app.staff import bp
 
 
@@ -35,7 +35,7 @@ def phone_display(value: str) -> str:
 @bp.app_template_filter("age_today")
 def age_today(born: date) -> int:
     """Age in years today, in the clinic's time zone."""
-    from app.contact import age_on
+    from app.intake.contact import age_on
 
     today = utcnow().astimezone(current_app.extensions["clinic"].timezone).date()
     return age_on(born, today)

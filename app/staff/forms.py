@@ -6,9 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from app.accounts import AccountError, check_password_rules, find_by_email, normalise_email
 from app.extensions import db
 from app.models import ROLES
+from app.security.accounts import AccountError, check_password_rules, find_by_email, normalise_email
 
 
 class LoginForm(FlaskForm):
@@ -40,7 +40,7 @@ ROLE_LABELS = {"frontdesk": "Front desk", "clinician": "Clinician", "admin": "Ad
 
 
 class AccountForm(FlaskForm):
-    """A new staff account. The rules are app.accounts' own, so the form and the CLI say the same thing."""
+    """A new staff account. The rules are app.security.accounts' own, so the form and the CLI say the same thing."""
 
     name = StringField("Full name", validators=[DataRequired("Enter the person’s name"),
                                                 Length(max=100, message="Name must be 100 characters or fewer")])

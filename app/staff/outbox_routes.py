@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import render_template
 
+from app.casework.notify import outbox_counts, recent_messages
 from app.extensions import db
 from app.models import utcnow
-from app.notify import outbox_counts, recent_messages
 from app.staff import bp
 from app.staff.access import ADMINISTER, roles_required
 

@@ -15,18 +15,18 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.audit import record
-from app.crypto import DecryptionError, KeyConfigError, keyring
+from app.casework.audit import record
+from app.casework.queue import fetch_page, parse_filters, status_counts
+from app.casework.status import STATUS_LABELS
 from app.extensions import db
 from app.models import CATEGORY_RANK, StaffUser, utcnow
-from app.queue import fetch_page, parse_filters, status_counts
-from app.request_status import STATUS_LABELS
+from app.security.crypto import DecryptionError, KeyConfigError, keyring
 from app.staff import bp
 from app.staff.access import EXPORT, READ_REQUESTS, client_ip, roles_required
 
 SEARCHES_KEY = "queue_searches"  # in the session: [[id, encrypted text], ...], newest last
 SEARCHES_KEPT = 5  # enough for the back button across a few searches; keeps the session small
-SEARCH_PURPOSE = "staff_session.queue_search"  # binds each ciphertext to this use (app/crypto.py)
+SEARCH_PURPOSE = "staff_session.queue_search"  # binds each ciphertext to this use (app/security/crypto.py)
 FILTER_FIELDS = ("status", "category", "assignee", "from", "to")
 
 

@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
-from app.audit import record
+from app.casework.audit import record
+from app.casework.work import InvalidChange, StaleRequest, add_note, assign, change_status, log_contact
 from app.extensions import db
+from app.intake.reference import normalise_reference
 from app.models import ConsultationRequest, StaffUser, utcnow
-from app.reference import normalise_reference
-from app.request_work import InvalidChange, StaleRequest, add_note, assign, change_status, log_contact
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_view import assignee_choices, request_page

@@ -8,21 +8,21 @@ from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
-from app import contact
-from app.extensions import db
-from app.models import ConsultationRequest, StaffUser
-from app.request_status import (
+from app.casework.status import (
     CONTACT_METHODS,
     CONTACT_OUTCOMES,
     OUTCOME_LABELS,
     STATUS_LABELS,
     allowed_next,
 )
+from app.extensions import db
+from app.intake import contact
+from app.intake.workflow import DUPLICATE_WINDOW, assessment_of
+from app.models import ConsultationRequest, StaffUser
 from app.screening.checklist import visit_checklist
 from app.screening.questions import describe_by_step
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
-from app.workflow import DUPLICATE_WINDOW, assessment_of
 
 
 def related_requests(req: ConsultationRequest) -> list[ConsultationRequest]:

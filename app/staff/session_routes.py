@@ -6,14 +6,14 @@ from flask import abort, flash, redirect, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db
 from app.models import ROLES, StaffUser, utcnow
+from app.security.staff_sessions import end_sessions
 from app.staff import bp
 from app.staff.access import ADMINISTER, client_ip, roles_required
 from app.staff.forms import AccountActionForm
 from app.staff.sessions import keep_alive
-from app.staff_sessions_store import end_sessions
 
 
 @bp.post("/session/keepalive")

@@ -6,7 +6,7 @@ everything else uses ``SESSION_COOKIE_NAME`` (the patient's draft cookie). Both 
 Secure attributes; they are signed with different salts, so one cannot stand in for the other. Signing in
 or out of the console clears only the console's cookie, and the patient's draft is untouched.
 
-The console cookie holds a random token; the session itself is a ``StaffSession`` row (app/staff_sessions_store.py)
+The console cookie holds a random token; the session itself is a ``StaffSession`` row (app/security/staff_sessions.py)
 checked on every request by the Flask-Login user loader.
 """
 
@@ -19,11 +19,10 @@ from flask import Flask, current_app, flash, g, has_request_context, request, se
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 
-from app.accounts import Throttle
 from app.extensions import db
 from app.models import StaffSession, StaffUser, utcnow
-from app.staff.access import client_ip
-from app.staff_sessions_store import (
+from app.security.accounts import Throttle
+from app.security.staff_sessions import (
     SessionCheck,
     SessionLimits,
     check_session,
@@ -32,7 +31,8 @@ from app.staff_sessions_store import (
     start_session,
     touch,
 )
-from app.two_factor import is_enabled
+from app.security.two_factor import is_enabled
+from app.staff.access import client_ip
 
 STAFF_PATH = "/staff/"
 SESSION_TOKEN_KEY = "staff_session"  # noqa: S105 - the name of the cookie key, not a secret

@@ -7,14 +7,11 @@ from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app.audit import record
+from app.casework.audit import record
 from app.extensions import db
 from app.models import ROLES, StaffUser, utcnow
-from app.staff import bp
-from app.staff.access import ADMINISTER, client_ip, roles_required
-from app.staff.forms import AccountActionForm, EnrolForm
-from app.staff_sessions_store import end_sessions
-from app.two_factor import (
+from app.security.staff_sessions import end_sessions
+from app.security.two_factor import (
     enable,
     enrolment_secret,
     grouped,
@@ -24,6 +21,9 @@ from app.two_factor import (
     reset,
     unused_recovery_codes,
 )
+from app.staff import bp
+from app.staff.access import ADMINISTER, client_ip, roles_required
+from app.staff.forms import AccountActionForm, EnrolForm
 
 ENROL_REFUSED = "That code is not right. Check the app shows this account, then enter the code it shows now."
 

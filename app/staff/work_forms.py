@@ -12,8 +12,8 @@ from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectFie
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
-from app.request_status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUS_LABELS
-from app.request_work import NOTE_MAX
+from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUS_LABELS
+from app.casework.work import NOTE_MAX
 
 
 def _unix_newlines(value: str | None) -> str | None:

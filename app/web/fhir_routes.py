@@ -6,7 +6,7 @@ import json
 
 from flask import Blueprint, Response, current_app
 
-from app.fhir import FHIR_JSON, QUESTIONNAIRE_ID, questionnaire
+from app.exports.fhir import FHIR_JSON, QUESTIONNAIRE_ID, questionnaire
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 

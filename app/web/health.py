@@ -23,7 +23,7 @@ bp = Blueprint("health", __name__)
 def healthz() -> tuple[Response, int]:
     """200 ``{"status": "ok"}`` when ``SELECT 1`` succeeds, 503 ``{"status": "unavailable"}`` otherwise."""
     try:
-        # Its own short connection; a read takes no write lock (app/database.py), so a probe never
+        # Its own short connection; a read takes no write lock (app/platform/database.py), so a probe never
         # queues behind, or holds up, a patient's submission.
         with db.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1").scalar_one()

@@ -2,7 +2,7 @@
 
 Patient pages come in English and Spanish. The patient's choice is kept in the patient session cookie
 (next to the draft id, never in the draft itself), otherwise the browser's Accept-Language decides. The
-staff console is always English. Text in the domain modules is marked with ``app.i18n_marker.N_`` and
+staff console is always English. Text in the domain modules is marked with ``app.platform.i18n_marker.N_`` and
 translated here, at render time, from its English message id.
 """
 
@@ -34,7 +34,7 @@ _STAFF_PREFIXES = ("/staff", "/healthz")
 
 
 # Flask-Babel parses what the selector returns into a Locale on every request (Babel's Locale.parse looks for
-# its data file each time, about 7 µs); a Locale passes through as it is. One each, made once.
+# its data file each time); a Locale passes through as it is. One each, made once.
 _LOCALES = {code: Locale.parse(code) for code in SUPPORTED}
 
 
@@ -99,7 +99,7 @@ def template_gettext(translations: NullTranslations) -> Callable[..., str]:
     """The templates' ``gettext`` (and so ``_``) for one render, bound to that request's ``translations``.
 
     Flask-Babel's own template ``gettext`` finds the request's domain, locale and translations again for
-    every string (about 12% of a question page's GET); a page has a dozen strings and one language. This
+    every string; a page has a dozen strings and one language. This
     behaves exactly like Jinja's newstyle gettext (jinja2.ext): the text is autoescaped, then always
     formatted with the keyword arguments (so ``%%`` is written the same with or without them).
     """

@@ -1,4 +1,4 @@
-"""Flask glue for the outbox (app/notify.py): settings from the app's config, delivery in an app context.
+"""Flask glue for the outbox (app/casework/notify.py): settings from the app's config, delivery in an app context.
 
 The patient's submission never waits for, or fails because of, email: the notice is queued in the
 request's transaction and sent afterwards, in a background thread or by ``flask outbox send``.
@@ -13,9 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from app.extensions import db
-from app.models import utcnow
-from app.notify import (
+from app.casework.notify import (
     DeliveryReport,
     LogSender,
     RequestNotice,
@@ -24,8 +22,10 @@ from app.notify import (
     deliver_due,
     queue_request_email,
 )
+from app.extensions import db
+from app.models import utcnow
 
-logger = logging.getLogger("app.notify")
+logger = logging.getLogger("app.casework.notify")
 
 
 def build_sender(config: Mapping[str, Any]) -> Sender:
@@ -71,7 +71,7 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
 
 def deliver_pending() -> DeliveryReport:
     """Send everything due now with the configured sender (needs an app context; commits)."""
-    current_app.logger  # noqa: B018 - creating Flask's logger attaches its handler, so app.notify errors show
+    current_app.logger  # noqa: B018 - creating Flask's logger attaches its handler, so app.casework.notify errors show
     return deliver_due(db.session, build_sender(current_app.config), utcnow(),
                        max_attempts=int(current_app.config["MAIL_MAX_ATTEMPTS"]))
 

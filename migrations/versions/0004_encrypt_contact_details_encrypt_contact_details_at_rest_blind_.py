@@ -6,13 +6,13 @@ Create Date: 2026-11-24 09:51:12.568473
 
 The contact details of consultation requests (names, date of birth, phone, email, message), the contact
 details kept in drafts, and staff TOTP secrets become AES-256-GCM ciphertexts under the app's keys
-(app/crypto.py). The plaintext search columns (last_name_key, email_key, and the index on phone) are
+(app/security/crypto.py). The plaintext search columns (last_name_key, email_key, and the index on phone) are
 replaced by blind indexes: HMAC-SHA256 under BLIND_INDEX_KEY.
 
 The data steps use the app's keyring (Flask-Migrate runs migrations inside the app, which configured it)
 and plain table clauses rather than the ORM models, so this file keeps working as the models change.
 The normalisation behind each blind index is written out here, frozen as it was at this revision; it
-must give the same values as app/search_index.py (tests/test_migrations.py checks that search finds
+must give the same values as app/security/search_index.py (tests/test_migrations.py checks that search finds
 migrated rows). Downgrading needs the keys every value is encrypted under.
 """
 import json
@@ -59,23 +59,23 @@ staff = sa.table('staff_user', sa.column('id', sa.Integer()), sa.column('totp_se
 
 
 def _keyring():
-    from app.crypto import keyring  # the app's keys, configured by create_app before migrations run
+    from app.security.crypto import keyring  # the app's keys, configured by create_app before migrations run
 
     return keyring()
 
 
 def _name_key(name):
-    """app.contact.name_key at this revision: case-insensitive in any script."""
+    """app.intake.contact.name_key at this revision: case-insensitive in any script."""
     return unicodedata.normalize('NFC', name.strip()).casefold()
 
 
 def _email_key(email):
-    """app.contact.email_key at this revision."""
+    """app.intake.contact.email_key at this revision."""
     return email.strip().lower() if email else None
 
 
 def _blind_indexes(ring, phone, email, last_name):
-    """app.search_index.request_indexes at this revision (phone is already E.164)."""
+    """app.security.search_index.request_indexes at this revision (phone is already E.164)."""
     email = _email_key(email)
     return {
         'phone_index': ring.blind_index('consultation_request.phone_index', phone),
@@ -86,7 +86,7 @@ def _blind_indexes(ring, phone, email, last_name):
 
 def _already_encrypted(ring, value, purpose):
     """Whether ``value`` is a ciphertext for ``purpose`` (so a re-run never encrypts twice)."""
-    from app.crypto import DecryptionError, KeyConfigError
+    from app.security.crypto import DecryptionError, KeyConfigError
 
     try:
         ring.decrypt(value, purpose)

@@ -10,7 +10,7 @@ PostgreSQL a B-tree scan yields that order only after equality conditions, and `
 not one, so at 1,000,000 requests it read every open unassigned request of the category (5,051) and sorted
 them for the first page (7.0 ms of the query; the page's p50 1.55x its 10,000-request figure). This index
 holds only the open, unassigned requests, in queue order: the page is its first 50 entries. Its predicate is
-written exactly as app/queue.py's filters compile on each database, so each planner can match it.
+written exactly as app/casework/queue.py's filters compile on each database, so each planner can match it.
 """
 import sqlalchemy as sa
 from alembic import op

@@ -1,0 +1,92 @@
+"""The patient pages' own protection: one rate limit on their form posts, and quiet bot checks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import Blueprint, current_app, request
+
+from app.extensions import limiter
+from app.intake.drafts import save_contact
+from app.models import Draft
+from app.public.forms import ContactForm, HoneypotForm
+
+log = logging.getLogger(__name__)
+
+PATIENT_POST_SCOPE = "patient-post"
+# Kept in the draft's contact details (on the server, never in the cookie) from the first time the
+# contact form is shown until the request is sent.
+FORM_SHOWN_AT = "form_shown_at"
+
+
+def patient_post_limit() -> str:
+    """The per-IP budget for patient form posts (``RATELIMIT_PUBLIC_POST``)."""
+    return str(current_app.config["RATELIMIT_PUBLIC_POST"])
+
+
+def limit_patient_posts(bp: Blueprint) -> None:
+    """Give every POST to ``bp`` one shared per-IP budget; GETs are never limited.
+
+    One budget for all the patient's forms rather than one per page, so a script cannot multiply its
+    allowance by spreading posts over pages. A real patient posts about a dozen times in all.
+    """
+    limiter.shared_limit(patient_post_limit, scope=PATIENT_POST_SCOPE, methods=["POST"])(bp)
+
+
+# Bot checks. A bot that is refused learns to adapt, so a post that looks automated is answered exactly
+# like a good one (the same redirect) but nothing is kept; the next page then finds no details and sends
+# the browser back to the form. Two signs, each cheap and invisible to people:
+# - a honeypot text box that people never see or reach (hidden by CSS, aria-hidden, out of the tab
+#   order, no autofill) but form-filling scripts fill in;
+# - the contact form posted sooner than FORM_MIN_SECONDS after it was first shown. The time is kept in
+#   the server-side draft rather than a signed form field, so it cannot be replayed from one page load,
+#   and it is never reset until the request is sent: a patient who comes back to change a detail, or
+#   whose first post was dropped, always passes on the next try.
+# Only posts that are otherwise valid are judged, so an invalid post gets the usual error messages and
+# a bot learns nothing from the difference.
+
+
+def mark_form_shown(draft: Draft, now: datetime) -> None:
+    """Remember when the contact form was first shown to this draft (later showings keep the first time)."""
+    if FORM_SHOWN_AT not in draft.contact:
+        draft.contact = {**draft.contact, FORM_SHOWN_AT: now.isoformat()}
+
+
+def _shown_at(draft: Draft) -> datetime | None:
+    value = draft.contact.get(FORM_SHOWN_AT)
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _filled_too_fast(draft: Draft, now: datetime) -> bool:
+    minimum = float(current_app.config["FORM_MIN_SECONDS"])
+    if minimum <= 0:
+        return False
+    shown = _shown_at(draft)
+    return shown is None or now - shown < timedelta(seconds=minimum)
+
+
+def looks_automated(form: HoneypotForm, draft: Draft | None = None, now: datetime | None = None) -> bool:
+    """Whether a valid post should be quietly dropped: honeypot filled, or (given a draft) sent too soon.
+
+    Logs one INFO line naming the page and the reason, never anything that was submitted.
+    """
+    if form.honeypot_filled():
+        reason = "the hidden field was filled in"
+    elif draft is not None and now is not None and _filled_too_fast(draft, now):
+        reason = "it was sent too soon after the form was shown"
+    else:
+        return False
+    log.info("Dropped a post to %s that looked automated: %s", request.endpoint, reason)
+    return True
+
+
+def accept_contact(form: ContactForm, draft: Draft, now: datetime) -> None:
+    """Keep the validated contact details in the draft, unless the post looks automated (then keep nothing)."""
+    if looks_automated(form, draft, now):
+        return
+    shown = draft.contact.get(FORM_SHOWN_AT)
+    save_contact(draft, {**form.contact_data(), **({FORM_SHOWN_AT: shown} if shown else {})}, now)
