@@ -82,11 +82,11 @@ def question_page(slug: str) -> str | BaseResponse:
         return see_other("public.question_page", slug=gap.slug)
     form = form_class(page)(data=answers)
     if form.validate_on_submit():
-        draft = save_page(draft, form.answers())
+        answers = save_page(draft, form.answers()).answers  # read before the commit expires the draft
         db.session.commit()
-        if page.slug == "safety" and emergency_flags(draft.answers["red_flags"]):
+        if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
-        return _after_page(page, draft.answers, returning)
+        return _after_page(page, answers, returning)
     db.session.commit()  # the draft's activity time, when due
     back = _back_url(previous_page(page, answers), returning)
     return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back)
@@ -159,10 +159,11 @@ def needs_result(view: Callable[[Draft, Screening], str | BaseResponse]) -> Call
 @needs_result
 def result(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The screening result with its reasons, cautions and next step."""
-    db.session.commit()
     assessment = assessment_of(screening)
-    return render_template("public/result.html", screening=screening, assessment=assessment,
+    page = render_template("public/result.html", screening=screening, assessment=assessment,
                            checklist=visit_checklist(assessment.cautions), done_on=_clinic_day(screening.created_at))
+    db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired
+    return page
 
 
 @bp.route("/request", methods=["GET", "POST"])
@@ -234,10 +235,11 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The confirmation: the reference to quote, what happens next, and the clinic's number."""
     if screening.request is None:
         return see_other("public.request_details")
-    db.session.commit()
     checklist = visit_checklist(assessment_of(screening).cautions)
-    return render_template("public/request_sent.html", consultation=screening.request, checklist=checklist,
+    page = render_template("public/request_sent.html", consultation=screening.request, checklist=checklist,
                            done_on=_clinic_day(screening.request.created_at))
+    db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired
+    return page
 
 
 def _clinic_day(moment: datetime) -> str:
