@@ -85,3 +85,11 @@ def test_production_refuses_missing_or_development_keys(tmp_path: Path, override
     with pytest.raises(RuntimeError, match=message):
         create_app(ProductionConfig, **{**PROD_KEYS, **overrides},
                    SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
+
+
+def test_production_refuses_the_test_password_hashing_and_any_unknown_profile(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'x.db'}"
+    with pytest.raises(RuntimeError, match="PASSWORD_HASH_PROFILE=CHEAPEST is for tests only"):
+        create_app(ProductionConfig, **PROD_KEYS, PASSWORD_HASH_PROFILE="CHEAPEST", SQLALCHEMY_DATABASE_URI=database)
+    with pytest.raises(ValueError, match="is not one of argon2.profiles"):
+        create_app(TestingConfig, PASSWORD_HASH_PROFILE="FASTEST_PLEASE", SQLALCHEMY_DATABASE_URI=database)
