@@ -1,6 +1,6 @@
 """Test answers: the spec section 5 base case and a builder for variations of it.
 
-``BASE_ANSWERS`` is the base case of the worked examples (rule set 2026.1): every criterion met, no
+``BASE_ANSWERS`` is the base case of the worked examples (rule set 2026.2): every criterion met, no
 caution. ``answers_with`` returns a fresh deep copy with some answers changed; a value of ``None``
 removes the key, so a test can leave a question unanswered. ``values_for`` draws valid and nearly valid
 answers to one question for property tests.
@@ -50,6 +50,16 @@ def answers_with(**changes: Any) -> dict[str, Any]:
         else:
             answers[name] = copy.deepcopy(value)
     return answers
+
+
+# The base case with every conditional question asked: each questionnaire page applies.
+EVERY_PAGE_ANSWERS: dict[str, Any] = {
+    **BASE_ANSWERS,
+    "prior_back_surgery": "yes",
+    "prior_surgery_type": "decompression",
+    "blood_thinners": ["aspirin"],
+    "thinner_hold_risk": "no",
+}
 
 
 def values_for(question: Question) -> st.SearchStrategy[Any]:

@@ -15,19 +15,19 @@ from flask import Flask, render_template
 from flask.testing import FlaskClient
 
 from app.screening.questions import PAGES
-from tests.answers import BASE_ANSWERS, answers_with
+from tests.answers import BASE_ANSWERS, EVERY_PAGE_ANSWERS, answers_with
 from tests.journey import CONTACT, answer_all, csrf_token, see_result, send_request
 
 # One set of answers per result category, chosen so that together they show every rule's patient text.
 RESULT_ANSWERS: dict[str, dict[str, Any]] = {
     "likely": answers_with(
-        blood_thinners=["aspirin"], bleeding_disorder="not_sure", can_lie_prone="no", sedation_problems="yes",
-        vascular_disease="yes", prior_back_surgery="yes", pain_when_seated="yes", age=85,
-        mri_findings=["stenosis", "thick_ligament", "slipped_vertebra"],
+        blood_thinners=["aspirin"], thinner_hold_risk="yes", bleeding_disorder="not_sure", can_lie_prone="no",
+        sedation_problems="yes", vascular_disease="yes", prior_back_surgery="yes", prior_surgery_type="fusion",
+        age=85, mri_findings=["stenosis", "thick_ligament", "slipped_vertebra"],
     ),
     "possible": answers_with(
         symptom_duration="under_3_months", pain_score=3, age=45, mri_findings=["not_sure"], tried_pt="no",
-        tried_injections="no", tried_medications="no", conservative_duration=None,
+        tried_injections="no", tried_medications="no", conservative_duration=None, pain_when_seated="yes",
     ),
     "unlikely": answers_with(
         leg_symptoms="none", worse_standing_walking="no", relief_sitting_bending="no", walking_limit="over_30_min",
@@ -65,7 +65,7 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
     pages["start"] = client.get("/").text
     for name, path in LEARN_PAGES.items():
         pages[name] = client.get(path).text
-    answer_all(client, BASE_ANSWERS)
+    answer_all(client, EVERY_PAGE_ANSWERS)
     for page in PAGES:
         pages[f"question {page.slug}"] = client.get(f"/questions/{page.slug}").text
         # Blank radios keep the saved answer (as in a browser), so errors need answers the server refuses.

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import ConsultationRequest, Draft, Screening
 from app.screening.questions import PAGES
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.journey import CONTACT, answer_all, csrf_token, see_result
 
 GARBAGE = [
@@ -38,7 +38,7 @@ def rows(app: Flask) -> tuple[int, int]:
 @pytest.mark.parametrize("page", PAGES, ids=[p.slug for p in PAGES])
 @pytest.mark.parametrize("junk", GARBAGE, ids=range(len(GARBAGE)))
 def test_garbage_on_any_page_is_a_clear_message(client: FlaskClient, page: object, junk: dict[str, object]) -> None:
-    answer_all(client, answers_with())
+    answer_all(client, EVERY_PAGE_ANSWERS)
     slug = page.slug  # type: ignore[attr-defined]
     token = csrf_token(client.get(f"/questions/{slug}").text)
     response = client.post(f"/questions/{slug}", data={"csrf_token": token, **junk})

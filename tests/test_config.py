@@ -91,5 +91,5 @@ def test_production_refuses_the_test_password_hashing_and_any_unknown_profile(tm
     database = f"sqlite:///{tmp_path / 'x.db'}"
     with pytest.raises(RuntimeError, match="PASSWORD_HASH_PROFILE=CHEAPEST is for tests only"):
         create_app(ProductionConfig, **PROD_KEYS, PASSWORD_HASH_PROFILE="CHEAPEST", SQLALCHEMY_DATABASE_URI=database)
-    with pytest.raises(ValueError, match="is not one of argon2.profiles"):
+    with pytest.raises(ValueError, match=r"is not one of argon2\.profiles"):
         create_app(TestingConfig, PASSWORD_HASH_PROFILE="FASTEST_PLEASE", SQLALCHEMY_DATABASE_URI=database)

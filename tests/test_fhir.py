@@ -26,7 +26,7 @@ from app.extensions import db
 from app.models import AuditEvent, ConsultationRequest
 from app.screening import RULE_VERSION, assess
 from app.screening.questions import BY_FIELD, PAGES, QUESTIONS, STEPS, Kind, Question, drop_inapplicable
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.factories import CATEGORY_ANSWERS, login, make_staff, seed_request
 from tests.test_security_headers import assert_secure_headers
 
@@ -35,7 +35,8 @@ MODELS = {"Patient": Patient, "QuestionnaireResponse": QuestionnaireResponse, "R
           "ServiceRequest": ServiceRequest}
 WORKED_EXAMPLES = [answers_with(), answers_with(red_flags=["saddle_numbness"]), answers_with(had_mri="no",
                    mri_findings=None), answers_with(main_pain="back", leg_symptoms="none"),
-                   answers_with(blood_thinners=["anticoagulant"]), *CATEGORY_ANSWERS.values()]
+                   answers_with(blood_thinners=["anticoagulant"], thinner_hold_risk="no"), EVERY_PAGE_ANSWERS,
+                   *CATEGORY_ANSWERS.values()]
 
 
 def _answer(question: Question) -> st.SearchStrategy[Any]:
@@ -57,8 +58,15 @@ def enabled(item: Mapping[str, Any], answers: Mapping[str, Any]) -> bool:
     if "enableWhen" not in item:
         return True
     assert item["enableBehavior"] == "any"
-    return any(cond["operator"] == "=" and answers.get(cond["question"]) == cond["answerCoding"]["code"]
-               for cond in item["enableWhen"])
+    return any(cond["operator"] == "=" and _matches(answers.get(cond["question"]), cond) for cond in item["enableWhen"])
+
+
+def _matches(given: Any, cond: Mapping[str, Any]) -> bool:
+    """Whether an answer meets one condition: a yes/no by its boolean, a code (or any code of a list) by its code."""
+    if "answerBoolean" in cond:
+        return (given == "yes") is cond["answerBoolean"] if given in ("yes", "no") else False
+    code = cond["answerCoding"]["code"]
+    return code in given if isinstance(given, list) else given == code
 
 
 def question_items(resource: Mapping[str, Any]) -> list[dict[str, Any]]:

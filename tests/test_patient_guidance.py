@@ -27,24 +27,28 @@ from tests.journey import CONTACT, see_result, send_request
 from tests.patient_pages import LEARN_PAGES, choose_language, main_text
 
 SITE_CSS = Path(__file__).resolve().parent.parent / "app" / "static" / "site.css"
-SPEC_CAUTIONS = {f"K{n}" for n in range(1, 11)} | {"P1", "P2", "P3"}  # spec section 3, "Cautions"
+SPEC_CAUTIONS = {f"K{n}" for n in range(1, 14)} | {"P1", "P2", "P3"}  # spec section 3, "Cautions"
 
-# For each caution: answers that make it, and only it, fire (checked below).
+# For each caution: answers that make it, and only it, fire (checked below); K11 always comes with K1.
 CAUTION_ANSWERS: dict[str, dict[str, Any]] = {
     "P1": answers_with(red_flags=["cancer_history"]),
     "P2": answers_with(red_flags=["recent_injury"]),
     "P3": answers_with(red_flags=["weight_loss"]),
-    "K1": answers_with(blood_thinners=["anticoagulant"]),
+    "K1": answers_with(blood_thinners=["anticoagulant"], thinner_hold_risk="no"),
     "K2": answers_with(bleeding_disorder="yes"),
     "K3": answers_with(can_lie_prone="no"),
     "K4": answers_with(sedation_problems="yes"),
     "K5": answers_with(vascular_disease="not_sure"),
-    "K6": answers_with(prior_back_surgery="yes"),
+    "K6": answers_with(prior_back_surgery="yes", prior_surgery_type="decompression"),
     "K7": answers_with(mri_findings=["stenosis", "thick_ligament", "slipped_vertebra"]),
     "K8": answers_with(had_mri="no", mri_findings=None),
     "K9": answers_with(pain_when_seated="yes"),
     "K10": answers_with(walking_limit="cannot_walk"),
+    "K11": answers_with(blood_thinners=["antiplatelet"], thinner_hold_risk="yes"),
+    "K12": answers_with(mri_findings=["stenosis", "bone_spurs"]),
+    "K13": answers_with(mri_findings=["thick_ligament", "instability"]),
 }
+COMPANIONS: dict[str, tuple[str, ...]] = {"K11": ("K1",)}
 
 # A clinic that is not the demo one, to prove the pages take their details from configuration.
 RIVERSIDE = {
@@ -88,11 +92,12 @@ def test_each_caution_puts_its_item_on_the_result_page_and_the_staff_view(
     app: Flask, client: FlaskClient, caution: str
 ) -> None:
     answers = CAUTION_ANSWERS[caution]
-    assert assess(answers).cautions == (caution,)
+    expected = {caution, *COMPANIONS.get(caution, ())}
+    assert set(assess(answers).cautions) == expected
     result = text_of(see_result(client, answers).text)
     assert "Before your visit" in result
     assert CAUTION_ITEMS[caution] in result
-    others = [text for other, text in CAUTION_ITEMS.items() if other != caution]
+    others = [text for other, text in CAUTION_ITEMS.items() if other not in expected]
     assert [text for text in others if text in result] == []
     assert all(text in result for _, text in EVERYONE_ITEMS)
 
@@ -107,7 +112,7 @@ def test_each_caution_puts_its_item_on_the_result_page_and_the_staff_view(
 def test_the_checklist_is_in_spanish_for_the_patient_and_in_english_for_staff(app: Flask, client: FlaskClient) -> None:
     choose_language(client, "es")
     result = text_of(see_result(client, CAUTION_ANSWERS["K1"]).text)
-    assert "Traiga el nombre y la dosis de su medicina para diluir la sangre. No la deje por su cuenta." in result
+    assert "su medicina para diluir la sangre. No deje de tomarla por su cuenta." in result
     assert CAUTION_ITEMS["K1"] not in result
     send_request(client)
     sent = text_of(client.get("/request/sent").text)

@@ -32,7 +32,7 @@ from app.intake import contact
 from app.models import ROLES, ConsultationRequest, Draft, RequestEvent, Screening, StaffSession, StaffUser
 from app.screening import InvalidAnswers, validate_answers
 from app.screening.questions import BY_FIELD, PAGES
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.factories import PASSWORD, login, make_staff, patient_request
 from tests.journey import CONTACT, answer_all, csrf_token, error_messages, see_result
 
@@ -203,7 +203,7 @@ def test_an_oversized_post_to_any_form_is_refused_whole(app: Flask, oversized: s
     staff = app.test_client()
     login(staff, make_staff(app, "admin"))
     patient = app.test_client()
-    see_result(patient, answers_with())
+    see_result(patient, EVERY_PAGE_ANSWERS)
     before = counts(app)
     forms = [(patient, f"/questions/{page.slug}", {name: oversized for name in page.fields}) for page in PAGES]
     forms += [(patient, "/request", {**CONTACT, "message": oversized}), (patient, "/request/check", {}),

@@ -18,7 +18,7 @@ from app.intake import contact
 from app.models import ConsultationRequest, Draft, utcnow
 from app.public import routes
 from app.screening.questions import PAGES
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.journey import CONTACT, csrf_token, error_messages, see_result, send_request
 
 FIRST = f"/questions/{PAGES[0].slug}"
@@ -312,7 +312,7 @@ def test_every_contact_box_has_the_servers_maxlength(client: FlaskClient) -> Non
 
 @pytest.mark.parametrize("page", PAGES, ids=[page.slug for page in PAGES])
 def test_every_question_box_has_a_maxlength(client: FlaskClient, page: Any) -> None:
-    see_result(client, answers_with())
+    see_result(client, EVERY_PAGE_ANSWERS)
     boxes = text_boxes(client.get(f"/questions/{page.slug}").text)
     assert all(boxes.values()), boxes
 

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.intake.drafts import hash_token
 from app.models import Draft, Screening, utcnow
 from app.screening.questions import BY_FIELD, PAGES, Kind
-from tests.answers import BASE_ANSWERS, answers_with
+from tests.answers import BASE_ANSWERS, EVERY_PAGE_ANSWERS, answers_with
 from tests.journey import answer_all, csrf_token, error_messages, form_data, post_page, see_result
 
 
@@ -44,7 +44,7 @@ def test_start_page_says_what_it_is_and_what_is_stored(client: FlaskClient) -> N
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.slug for p in PAGES])
 def test_every_page_reports_each_missing_answer(client: FlaskClient, page: Any) -> None:
-    answers = {k: v for k, v in BASE_ANSWERS.items() if k not in page.fields}
+    answers = {k: v for k, v in EVERY_PAGE_ANSWERS.items() if k not in page.fields}
     answer_all(client, answers)  # stops at this page: everything before it is answered
     response = post_page(client, page.slug, {})
     assert response.status_code == 200
@@ -241,7 +241,7 @@ def test_screening_is_stored_without_a_request(app: Flask, client: FlaskClient) 
         screening = db.session.scalars(select(Screening)).one()
         assert screening.answers == BASE_ANSWERS
         assert screening.category == "likely"
-        assert screening.rule_version == "2026.1"
+        assert screening.rule_version == "2026.2"
         assert screening.request is None
 
 

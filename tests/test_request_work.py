@@ -51,7 +51,7 @@ def test_from_submission_to_closed(app: Flask, staff_client: FlaskClient) -> Non
     page = staff_client.get(f"/staff/requests/{reference}").text
     for text in ("Ana García", "(415) 555-0199", "Spanish (Español)", "Medicare", "Please call after 10.",
                  "Do your symptoms start or get worse when you stand or walk?", "Yes, on both sides",
-                 "5 of 5", "2026.1", "Neurogenic claudication pattern", "sent the request"):
+                 "5 of 5", "2026.2", "Neurogenic claudication pattern", "sent the request"):
         assert text in page, text
 
     assert post_work(staff_client, reference, "assign", assignee=str(desk["id"])).status_code == 303

@@ -22,7 +22,7 @@ from tests.answers import BASE_ANSWERS, answers_with
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "flask", "--app", "wsgi", "screening", "assess"]
-OUTPUT_KEYS = {"category", "score", "cook_score", "rule_version", "reasons", "cautions", "unmet"}
+OUTPUT_KEYS = {"category", "complete", "score", "cook_score", "rule_version", "reasons", "cautions", "holds", "unmet"}
 
 
 @dataclass(frozen=True)
@@ -97,20 +97,38 @@ def test_valid_answers_print_the_assessment(
     assert output["category"] == category
     assert output["score"] == score
     assert output["cook_score"] == cook
-    assert output["rule_version"] == "2026.1"
+    assert output["rule_version"] == "2026.2"
+    assert output["complete"] is True
     assert output == assess(answers).to_dict()
 
 
 def test_output_carries_cautions_and_texts(env: dict[str, str], database: Path) -> None:
-    answers = answers_with(blood_thinners=["anticoagulant"], had_mri="yes_older", age=49)
+    answers = answers_with(blood_thinners=["anticoagulant"], thinner_hold_risk="yes", had_mri="yes_older", age=49,
+                           pain_when_seated="yes")
     result = run_assess(json.dumps(answers), env, database)
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["category"] == "possible"
-    assert output["cautions"] == ["K1", "K8"]
+    assert output["cautions"] == ["K1", "K8", "K9", "K11"]
+    assert output["holds"] == ["K9"]
     assert output["unmet"] == ["C7"]
     assert set(output["texts"]) == set(output["reasons"]) | set(output["cautions"])
     assert set(output["unmet_texts"]) == {"C7"}
+
+
+def test_an_emergency_from_the_safety_answers_alone_is_assessed(env: dict[str, str], database: Path) -> None:
+    result = run_assess(json.dumps({"red_flags": ["saddle_numbness", "cancer_history"]}), env, database)
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert (output["category"], output["complete"], output["score"], output["cook_score"]) == (
+        "emergency", False, None, None)
+    assert (output["reasons"], output["unmet"], output["cautions"], output["holds"]) == (["E1"], [], ["P1"], ["P1"])
+
+
+def test_safety_answers_without_an_emergency_are_still_incomplete(env: dict[str, str], database: Path) -> None:
+    errors = error_body(run_assess(json.dumps({"red_flags": ["cancer_history"]}), env, database))
+    assert errors["age"] == {"problem": "missing", "detail": "an answer is required"}
+    assert set(errors) >= {"leg_symptoms", "age", "blood_thinners"} and "red_flags" not in errors
 
 
 def test_ignored_conditional_answers_are_accepted(env: dict[str, str], database: Path) -> None:
@@ -121,6 +139,8 @@ def test_ignored_conditional_answers_are_accepted(env: dict[str, str], database:
         conservative_duration="forever",
         had_mri="not_sure",
         mri_findings="garbage",
+        prior_surgery_type="garbage",
+        thinner_hold_risk="garbage",
     )
     result = run_assess(json.dumps(answers), env, database)
     assert result.returncode == 0, result.stderr

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from app.screening.questions import PAGES
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.factories import login, make_staff, patient_request
 from tests.journey import CONTACT, answer_all, csrf_token, see_result
 from tests.patient_pages import LEARN_PAGES
@@ -149,7 +149,7 @@ def test_no_patient_page_has_inline_code(app: Flask, client: FlaskClient) -> Non
     _collect(pages, client, "/")
     first = f"/questions/{PAGES[0].slug}"
     pages["question with errors"] = client.post(first, data={"csrf_token": csrf_token(client.get(first).text)}).text
-    see_result(client, answers_with())
+    see_result(client, EVERY_PAGE_ANSWERS)
     for page in PAGES:
         _collect(pages, client, f"/questions/{page.slug}")
     for path in ("/check-your-answers", "/result", "/get-help-now", "/request", "/no-such-page"):

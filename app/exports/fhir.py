@@ -73,7 +73,7 @@ def enable_when(question: Question, base_url: str) -> list[dict[str, Any]]:
     """``applies`` as FHIR conditions (behaviour ``any``): each other answer that, on its own, makes it apply.
 
     The rule is a function, so it is asked rather than read: with every other answer absent, which single
-    (field, code) makes it true? That covers the "any of these answers" conditions the spec has; a test
+    (field, code) makes it true (for a multiple-choice field, that code chosen on its own)? That covers the "any of these answers" conditions the spec has; a test
     checks on many answer sets that the conditions and ``applies`` agree.
     """
     if question.applies is None:
@@ -82,10 +82,12 @@ def enable_when(question: Question, base_url: str) -> list[dict[str, Any]]:
         raise ValueError(f"{question.field}: a condition that holds with no answers cannot be expressed")
     conditions: list[dict[str, Any]] = []
     for other in QUESTIONS:
-        if other is question or other.kind not in (Kind.SINGLE, Kind.YESNO):
+        if other is question or other.kind is Kind.INTEGER:
             continue
         for code in other.codes:
-            if question.is_asked({other.field: code}):
+            # A multiple-choice answer holds a list: the condition is that this code is among the chosen ones.
+            given = [code] if other.kind is Kind.MULTI else code
+            if question.is_asked({other.field: given}):
                 conditions.append({"question": other.field, "operator": "=",
                                    **_answer_value(other, code, base_url, "answer")})
     if not conditions:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from app.platform.i18n_marker import N_
 
-# One item for every caution id of rule set 2026.1 (spec section 3, K1..K10 and P1..P3); a test checks
+# One item for every caution id of rule set 2026.2 (spec section 3, K1..K13 and P1..P3); a test checks
 # the keys against the rules.
 CAUTION_ITEMS: dict[str, str] = {
     "P1": N_("Tell the doctor about your cancer and any treatment you have had for it."),
@@ -24,13 +24,17 @@ CAUTION_ITEMS: dict[str, str] = {
              "after a cut."),
     "K3": N_("Tell us if you cannot lie on your stomach for about an hour."),
     "K4": N_("Tell the doctor what went wrong when you had sedation before."),
-    "K5": N_("Tell the doctor about any problem with blood flow in your legs."),
+    "K5": N_("Tell the doctor about any problem with blood flow in your legs or with your hips."),
     "K6": N_("Bring the records of your back surgery: when and where you had it, and what was done."),
     "K7": N_("Tell the doctor that your scan showed a slipped bone in your spine."),
     "K8": N_("Ask the clinic about a new MRI or CT scan. You need one from the last 12 months. Bring the report "
              "or disc of any older scan."),
     "K9": N_("Tell the doctor about the leg pain you have when you sit."),
     "K10": N_("Bring a list of your other health problems, and someone who can help you on the day."),
+    "K11": N_("Bring the name of the doctor who said your blood thinner must not be stopped, and why. Keep "
+              "taking it. The clinic will agree on a plan with that doctor."),
+    "K12": N_("Bring your scan report, and the disc or link to the images if you have them."),
+    "K13": N_("Bring any X-rays of your back taken while bending forward and back, if you have them."),
 }
 
 # What every patient should bring, after the items their own answers call for.

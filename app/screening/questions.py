@@ -108,6 +108,26 @@ def tried_any(answers: Answers) -> bool:
     return any(answers.get(name) not in (None, "no") for name in TRIED_FIELDS)
 
 
+def had_back_surgery(answers: Answers) -> bool:
+    """``prior_surgery_type`` applies after back surgery."""
+    return answers.get("prior_back_surgery") == "yes"
+
+
+# The blood_thinners answers after which the patient is asked whether the medicine may be stopped.
+THINNER_CODES = frozenset({"aspirin", "antiplatelet", "anticoagulant", "not_sure"})
+_THINNER_ANSWERS = THINNER_CODES | {"none"}
+
+
+def takes_thinner(answers: Answers) -> bool:
+    """``thinner_hold_risk`` applies when the patient takes, or may take, a blood thinner."""
+    named = answers.get("blood_thinners")
+    # Asked before the answers are validated: only a list of known codes without "none" names a blood thinner
+    # (with "none" it is either "none" alone or invalid: an exclusive code with others).
+    if not isinstance(named, list | tuple) or not all(type(code) is str and code in _THINNER_ANSWERS for code in named):
+        return False
+    return "none" not in named and bool(THINNER_CODES.intersection(named))
+
+
 def had_imaging(answers: Answers) -> bool:
     """``mri_findings`` applies when ``had_mri`` starts with ``yes``."""
     return str(answers.get("had_mri") or "").startswith("yes")
@@ -193,9 +213,10 @@ QUESTIONS: tuple[Question, ...] = (
         kind=Kind.SINGLE,
         text=N_("How long can you walk before you have to stop or sit down?"),
         summary=N_("How long you can walk"),
+        hint=N_("If you use a cane or walker, answer for walking with it."),
         required_message=N_("Select how long you can walk before you have to stop"),
         options=(
-            Option("cannot_walk", N_("I cannot walk about 10 steps without help")),
+            Option("cannot_walk", N_("I cannot walk about 10 steps, even with a cane or walker")),
             Option("under_5_min", N_("Less than 5 minutes")),
             Option("5_to_15_min", N_("5 to 15 minutes")),
             Option("15_to_30_min", N_("15 to 30 minutes")),
@@ -307,6 +328,25 @@ QUESTIONS: tuple[Question, ...] = (
         applies=tried_any,
         applies_when="any of tried_pt, tried_injections, tried_medications is not 'no'",
     ),
+    Question(
+        field="prior_surgery_type",
+        step="treatments",
+        kind=Kind.SINGLE,
+        text=N_("What kind of back surgery did you have?"),
+        summary=N_("Kind of back surgery"),
+        hint=N_("If you had more than one, choose the most recent."),
+        required_message=N_("Select what kind of back surgery you had, or select ‘I’m not sure’"),
+        options=(
+            Option("decompression", N_("Surgery to make more room for the nerves"),
+                   N_("This is called a laminectomy or laminotomy.")),
+            Option("fusion", N_("Surgery to join bones with rods or screws"), N_("This is called a fusion.")),
+            Option("disc", N_("Surgery to remove part of a disc"), N_("This is called a discectomy.")),
+            Option("other", N_("Another kind of surgery")),
+            Option("not_sure", N_("I’m not sure")),
+        ),
+        applies=had_back_surgery,
+        applies_when="prior_back_surgery is 'yes'",
+    ),
     # --- imaging ------------------------------------------------------------------------------
     Question(
         field="had_mri",
@@ -354,16 +394,31 @@ QUESTIONS: tuple[Question, ...] = (
         hint=N_("Select all that apply."),
         required_message=N_("Select the blood thinners you take, or select ‘I do not take a blood thinner’"),
         options=(
-            Option("aspirin", N_("Aspirin")),
+            Option("aspirin", N_("Aspirin"), N_("Count a daily low-dose aspirin too (baby aspirin, 81 mg).")),
             Option("antiplatelet", N_("A medicine that stops blood cells sticking"),
-                   N_("For example clopidogrel (Plavix), prasugrel (Effient) or ticagrelor (Brilinta).")),
+                   N_("For example clopidogrel (Plavix), prasugrel (Effient), ticagrelor (Brilinta), cilostazol "
+                   "(Pletal) or dipyridamole (Aggrenox).")),
             Option("anticoagulant", N_("A medicine that stops blood clotting"),
                    N_("For example warfarin (Coumadin, Jantoven), apixaban (Eliquis), rivaroxaban (Xarelto), "
-                   "dabigatran (Pradaxa) or edoxaban (Savaysa).")),
+                   "dabigatran (Pradaxa) or edoxaban (Savaysa), or shots such as enoxaparin (Lovenox), heparin "
+                   "or fondaparinux (Arixtra).")),
             Option("not_sure", N_("I’m not sure")),
             Option("none", N_("I do not take a blood thinner")),
         ),
         exclusive=frozenset({"none"}),
+    ),
+    Question(
+        field="thinner_hold_risk",
+        step="health",
+        kind=Kind.SINGLE,
+        text=N_("Has a doctor told you that this medicine must not be stopped, even for a few days?"),
+        summary=N_("Blood thinner must not be stopped"),
+        hint=N_("For example because of a heart stent in the last 12 months, a mechanical heart valve, or a "
+                "blood clot in the last 3 months. Do not stop any medicine because of this form."),
+        required_message=N_("Select if a doctor has told you that this medicine must not be stopped"),
+        options=(Option("yes", N_("Yes")), Option("no", N_("No")), Option("not_sure", N_("I’m not sure"))),
+        applies=takes_thinner,
+        applies_when="blood_thinners has aspirin, antiplatelet, anticoagulant or not_sure",
     ),
     Question(
         field="bleeding_disorder",
@@ -388,10 +443,10 @@ QUESTIONS: tuple[Question, ...] = (
         field="sedation_problems",
         step="health",
         kind=Kind.YESNO,
-        text=N_("Have you ever had a serious problem with sedation or anaesthesia?"),
+        text=N_("Have you ever had a serious problem with sedation or anesthesia?"),
         summary=N_("Problem with sedation before"),
-        hint=N_("Sedation and anaesthesia are medicines that make you sleepy or numb for a procedure."),
-        required_message=N_("Select yes if you have had a serious problem with sedation or anaesthesia"),
+        hint=N_("Sedation and anesthesia are medicines that make you sleepy or numb for a procedure."),
+        required_message=N_("Select yes if you have had a serious problem with sedation or anesthesia"),
         options=YES_NO,
     ),
     Question(
@@ -420,10 +475,12 @@ PAGES: tuple[Page, ...] = (
          ("tried_pt", "tried_injections", "tried_medications", "prior_back_surgery")),
     Page("treatment-time", "treatments", N_("How long you have tried treatments"),
          ("conservative_duration",), applies=tried_any),
+    Page("surgery-type", "treatments", N_("Your back surgery"), ("prior_surgery_type",), applies=had_back_surgery),
     Page("imaging", "imaging", N_("Scans of your back"), ("had_mri",)),
     Page("scan-results", "imaging", N_("What your scan showed"), ("mri_findings",), applies=had_imaging),
     Page("health", "health", N_("Your general health"),
          ("blood_thinners", "bleeding_disorder", "can_lie_prone", "sedation_problems", "vascular_disease")),
+    Page("blood-thinner", "health", N_("Your blood thinner"), ("thinner_hold_risk",), applies=takes_thinner),
 )
 
 PAGE_BY_SLUG: dict[str, Page] = {page.slug: page for page in PAGES}

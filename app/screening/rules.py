@@ -1,4 +1,4 @@
-"""Rule set 2026.1: turns valid answers into an assessment (spec section 3).
+"""Rule set 2026.2: turns valid answers into an assessment (spec section 3).
 
 Pure and deterministic: the same answers always give the same assessment.
 """
@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from app.screening.questions import BY_FIELD, THINNER_CODES
 from app.screening.texts import RULE_TEXTS, UNMET_TEXTS
-from app.screening.validation import validate_answers
+from app.screening.validation import InvalidAnswers, Problem, check_answer, validate_answers
 
-RULE_VERSION = "2026.1"
+RULE_VERSION = "2026.2"
 
 Answers = Mapping[str, Any]
 Rule = Callable[[Answers], bool]
@@ -32,14 +33,14 @@ def _findings(a: Answers) -> list[str]:
     return list(a.get("mri_findings") or []) if str(a.get("had_mri", "")).startswith("yes") else []
 
 
-def _narrowing_elsewhere(findings: list[str]) -> bool:
-    """Rule U3 on the scan findings: something else explains the narrowing, and no thick ligament."""
+def _imaging_needs_review(findings: list[str]) -> bool:
+    """Caution K12 (U3 until 2026.1): the scan names something besides a thick ligament, and no thick ligament."""
     return (bool(findings) and "thick_ligament" not in findings and "not_sure" not in findings
             and bool(ELSEWHERE.intersection(findings)))
 
 
 EMERGENCY_FLAGS = frozenset({"bladder_bowel", "saddle_numbness", "worsening_weakness", "fever"})
-THINNERS = frozenset({"aspirin", "antiplatelet", "anticoagulant", "not_sure"})
+THINNERS = THINNER_CODES  # K1: the same answers that ask whether the medicine may be stopped
 LIMITED_WALKING = frozenset({"under_5_min", "5_to_15_min", "15_to_30_min"})
 ELSEWHERE = frozenset({"bone_spurs", "disc_herniation", "instability"})
 
@@ -60,10 +61,10 @@ CORE_RULES: dict[str, tuple[int, Rule]] = {
     "C7": (5, lambda a: a["age"] >= 50),
 }
 
+# U3 was retired in 2026.2 for the caution K12; its id is not reused.
 AGAINST_RULES: dict[str, Rule] = {
     "U1": lambda a: a["leg_symptoms"] == "none",
     "U2": lambda a: a["worse_standing_walking"] == "no" and a["relief_sitting_bending"] == "no",
-    "U3": lambda a: _narrowing_elsewhere(_findings(a)),
     "U4": lambda a: a["walking_limit"] == "over_30_min",
 }
 
@@ -75,13 +76,21 @@ CAUTION_RULES: dict[str, Rule] = {
     "K2": lambda a: a["bleeding_disorder"] in ("yes", "not_sure"),
     "K3": lambda a: a["can_lie_prone"] in ("no", "not_sure"),
     "K4": lambda a: a["sedation_problems"] == "yes",
-    "K5": lambda a: a["vascular_disease"] in ("yes", "not_sure"),
+    "K5": lambda a: a["vascular_disease"] in ("yes", "not_sure")
+    or (a["worse_standing_walking"] == "yes" and a["relief_sitting_bending"] == "no"),
     "K6": lambda a: a["prior_back_surgery"] == "yes",
     "K7": lambda a: "slipped_vertebra" in _findings(a),
     "K8": lambda a: a["had_mri"] in ("yes_older", "no", "not_sure"),
     "K9": lambda a: a["pain_when_seated"] == "yes",
     "K10": lambda a: a["age"] > 80 or a["walking_limit"] == "cannot_walk",
+    "K11": lambda a: a.get("thinner_hold_risk") in ("yes", "not_sure"),
+    "K12": lambda a: _imaging_needs_review(_findings(a)),
+    "K13": lambda a: "instability" in _findings(a),
 }
+# Cautions that keep a result at "possible" however well the rest fits.
+HOLDS = ("P1", "P2", "P3", "K9", "K13")
+# The prompt-review flags, decided from the safety answers alone like E1.
+PROMPT_REVIEW = ("P1", "P2", "P3")
 
 
 @dataclass(frozen=True)
@@ -98,12 +107,14 @@ class Assessment:
     """The result of screening one set of answers."""
 
     category: Category
-    score: int
-    cook_score: int
+    score: int | None  # None only for an emergency assessed from the safety answers alone
+    cook_score: int | None
     rule_version: str
     reasons: tuple[str, ...]
     unmet: tuple[str, ...]
     cautions: tuple[str, ...]
+    holds: tuple[str, ...] = ()  # the cautions that kept the result at "possible" (none before 2026.2)
+    complete: bool = True  # False: only the safety answers were given, and they call for emergency care
 
     def ids(self, prefix: str) -> tuple[str, ...]:
         """The reason and caution ids of one kind: ``E``, ``U``, ``C`` (met), ``P`` or ``K``."""
@@ -124,8 +135,8 @@ class Assessment:
         """JSON-ready form, with every id's patient and staff text."""
         data = asdict(self)
         data["category"] = self.category.value
-        data["reasons"], data["unmet"], data["cautions"] = (
-            list(self.reasons), list(self.unmet), list(self.cautions))
+        data["reasons"], data["unmet"], data["cautions"], data["holds"] = (
+            list(self.reasons), list(self.unmet), list(self.cautions), list(self.holds))
         data["texts"] = {
             e.id: {"patient": e.patient, "staff": e.staff}
             for e in self.explain(self.reasons) + self.explain(self.cautions)
@@ -137,15 +148,20 @@ class Assessment:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Assessment:
-        """Rebuild a stored assessment (texts are regenerated, not trusted from storage)."""
+        """Rebuild a stored assessment (texts are regenerated, not trusted from storage).
+
+        A 2026.1 assessment has no ``holds`` or ``complete``: it had no holds and was always complete.
+        """
         return cls(
             category=Category(data["category"]),
-            score=int(data["score"]),
-            cook_score=int(data["cook_score"]),
+            score=None if data.get("score") is None else int(data["score"]),
+            cook_score=None if data.get("cook_score") is None else int(data["cook_score"]),
             rule_version=str(data["rule_version"]),
             reasons=tuple(data["reasons"]),
             unmet=tuple(data["unmet"]),
             cautions=tuple(data["cautions"]),
+            holds=tuple(data.get("holds") or ()),
+            complete=bool(data.get("complete", True)),
         )
 
 
@@ -166,18 +182,30 @@ def emergency_flags(red_flags: list[str]) -> bool:
 
 
 def assess(answers: Answers) -> Assessment:
-    """Assess ``answers`` under rule set 2026.1; raise ``InvalidAnswers`` listing every bad field."""
-    a = validate_answers(answers)
+    """Assess ``answers`` under rule set 2026.2; raise ``InvalidAnswers`` listing every bad field.
+
+    Safety answers that call for emergency care (E1) are assessed even when nothing else is answered: an
+    emergency assessment with ``complete`` false and no scores. Anything else must be complete and valid.
+    """
+    try:
+        a = validate_answers(answers)
+    except InvalidAnswers as invalid:
+        partial = _emergency_only(answers, invalid)
+        if partial is None:
+            raise
+        return partial
     emergency = [rule_id for rule_id, rule in EMERGENCY_RULES.items() if rule(a)]
     against = [rule_id for rule_id, rule in AGAINST_RULES.items() if rule(a)]
     met = [rule_id for rule_id, (_, rule) in CORE_RULES.items() if rule(a)]
     unmet = [rule_id for rule_id in CORE_RULES if rule_id not in met]
+    cautions = tuple(rule_id for rule_id, rule in CAUTION_RULES.items() if rule(a))
+    holds = tuple(rule_id for rule_id in HOLDS if rule_id in cautions)
 
     if emergency:
         category = Category.EMERGENCY
     elif against:
         category = Category.UNLIKELY
-    elif not unmet:
+    elif not unmet and not holds:
         category = Category.LIKELY
     else:
         category = Category.POSSIBLE
@@ -189,5 +217,30 @@ def assess(answers: Answers) -> Assessment:
         rule_version=RULE_VERSION,
         reasons=tuple(emergency + against + met),
         unmet=tuple(unmet),
-        cautions=tuple(rule_id for rule_id, rule in CAUTION_RULES.items() if rule(a)),
+        cautions=cautions,
+        holds=holds,
+    )
+
+
+def _emergency_only(answers: Answers, invalid: InvalidAnswers) -> Assessment | None:
+    """The assessment of safety answers that call for emergency care when the rest is unanswered, else None.
+
+    Only missing answers are overlooked: an unknown field, or an answer outside its codes, is still invalid.
+    """
+    if any(error.problem is not Problem.MISSING for error in invalid.errors):
+        return None
+    red_flags = answers.get("red_flags")
+    if check_answer(BY_FIELD["red_flags"], red_flags) is not None or not emergency_flags(list(red_flags)):
+        return None
+    prompt_review = tuple(rule_id for rule_id in PROMPT_REVIEW if CAUTION_RULES[rule_id]({"red_flags": red_flags}))
+    return Assessment(
+        category=Category.EMERGENCY,
+        score=None,
+        cook_score=None,
+        rule_version=RULE_VERSION,
+        reasons=("E1",),
+        unmet=(),
+        cautions=prompt_review,
+        holds=prompt_review,  # the P rules are holds too
+        complete=False,
     )

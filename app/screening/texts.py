@@ -1,4 +1,6 @@
-"""What each rule of rule set 2026.1 says to the patient and to staff, and where it comes from.
+"""What each rule of rule set 2026.2 says to the patient and to staff, and where it comes from.
+
+The retired U3 of 2026.1 keeps its words, so that results made under 2026.1 can still be explained.
 
 Patient texts are plain words in the second person; staff texts are clinical shorthand. Sources refer to
 spec section 6.
@@ -24,7 +26,7 @@ RULE_TEXTS: dict[str, RuleText] = {
     # Emergency
     "E1": RuleText(
         N_("You told us about a problem that can mean a nerve in your back is badly squeezed, or an "
-        "infection. This needs a doctor today."),
+        "infection. You need to see a doctor now."),
         "Red flag: possible cauda equina syndrome, progressive neurological deficit or infection. "
         "Emergency care advised.",
         "ACP/APS 2007; IFOMPT 2020",
@@ -94,6 +96,7 @@ RULE_TEXTS: dict[str, RuleText] = {
         "No claudication pattern: neither worse standing/walking nor relieved sitting/flexion.",
         "Suri 2010 (absence of neurogenic claudication LR 0.23)",
     ),
+    # Retired in 2026.2 (see K12); kept so that results made under 2026.1 can still be explained.
     "U3": RuleText(
         N_("Your scan points to a cause other than a thick ligament, such as bone spurs, a disc or an "
         "unstable spine. These usually need other treatment."),
@@ -126,13 +129,14 @@ RULE_TEXTS: dict[str, RuleText] = {
     ),
     "K4": RuleText(
         N_("You have had a problem with sedation before. Tell the doctor what happened."),
-        "Prior serious problem with sedation or anaesthesia.",
+        "Prior serious problem with sedation or anesthesia.",
         "Procedure requirements",
     ),
     "K5": RuleText(
-        N_("You may have poor blood flow in your legs. This can also cause leg pain when walking, so the "
-        "doctor will want to check it."),
-        "Vascular disease yes or unsure: rule out vascular claudication.",
+        N_("Your leg pain when walking may have another cause, such as poor blood flow in your legs or a hip "
+        "problem. The doctor will want to check for it."),
+        "Vascular disease yes or unsure, or walking pain not eased by sitting: rule out vascular claudication "
+        "and hip disease.",
         "Differential diagnosis",
     ),
     "K6": RuleText(
@@ -142,8 +146,9 @@ RULE_TEXTS: dict[str, RuleText] = {
     ),
     "K7": RuleText(
         N_("Your scan showed a slipped bone in your spine. The doctor will check how much it has slipped."),
-        "Spondylolisthesis: grade I without instability acceptable; higher grades not.",
-        "MOTION; MIST 2.0",
+        "Spondylolisthesis: MOTION allowed grade I without instability; MIST 2.0 allows grade 2 or less. "
+        "Check flexion-extension X-rays.",
+        "MOTION; MIST 2.0 (J Pain Res 2022)",
     ),
     "K8": RuleText(
         N_("You need an MRI or CT scan from the last 12 months. If you do not have one, the clinic can "
@@ -158,8 +163,29 @@ RULE_TEXTS: dict[str, RuleText] = {
     ),
     "K10": RuleText(
         N_("The doctor will check carefully that the procedure is safe for you."),
-        "Age over 80 or cannot walk 10 steps unaided: fitness for procedure needs a closer look.",
+        "Age over 80 or cannot walk 10 steps even with a cane or walker: fitness for procedure needs a "
+        "closer look.",
         "MOTION (age 50-80)",
+    ),
+    "K11": RuleText(
+        N_("A doctor told you that your blood thinner must not be stopped, or you are not sure. Keep taking "
+        "it. The clinic will talk with the doctor who prescribes it before any date is set."),
+        "Antithrombotic that may be unsafe to hold (stent, mechanical valve, recent clot) or unsure: prescriber "
+        "or cardiologist must agree before any date is set.",
+        "ASRA 2018 (Narouze et al.)",
+    ),
+    "K12": RuleText(
+        N_("Your scan report names other changes, such as bone spurs or a disc, and not a thick ligament. "
+        "The doctor will read your scan to see what is causing your symptoms."),
+        "Imaging needs review: bone spurs, disc herniation or instability reported without ligamentum flavum "
+        "hypertrophy.",
+        "MIST 2.0",
+    ),
+    "K13": RuleText(
+        N_("Your scan report says your spine may be unstable. MILD is not used for an unstable spine, so the "
+        "doctor will check this on your scans."),
+        "Instability reported: MILD is not for an unstable segment; confirm with imaging.",
+        "MOTION; MIST 2.0",
     ),
 }
 
@@ -171,8 +197,8 @@ UNMET_TEXTS: dict[str, str] = {
     "C3": N_("You have not yet had 3 months of physical therapy or spine injections without lasting relief."),
     "C4": N_("We do not know yet if a scan shows a thick ligament in your spine. Bring your latest scan "
     "report, or the clinic can help arrange a scan."),
-    "C5": N_("Your answers about walking are outside the usual pattern, where symptoms make you stop "
-    "after a few minutes up to half an hour."),
-    "C6": N_("Your pain is mild."),
+    "C5": N_("MILD is for people whose symptoms make them stop walking after a few minutes up to half an "
+    "hour. Your answer about walking was different."),
+    "C6": N_("You rated your average pain below 5 out of 10."),
     "C7": N_("You are under 50. Most people helped by MILD are older."),
 }

@@ -21,6 +21,9 @@ from tests.journey import CONTACT
 MODES = ("javascript", "no-javascript", "keyboard")
 # The pages the base answers of tests/answers.py go through, in order.
 FLOW = ("safety", "symptoms", "treatments", "treatment-time", "imaging", "scan-results", "health")
+# The pages of tests/answers.py's EVERY_PAGE_ANSWERS: every conditional question asked.
+EVERY_PAGE_FLOW = ("safety", "symptoms", "treatments", "treatment-time", "surgery-type", "imaging", "scan-results",
+                   "health", "blood-thinner")
 
 
 class Patient:
@@ -154,12 +157,12 @@ class Patient:
             else:
                 self.type_into("date_of_birth" if name == "date_of_birth-day" else name, value)
 
-    def answer_everything(self, answers: Mapping[str, Any]) -> None:
-        """From the start page to the check-answers page (English link names)."""
+    def answer_everything(self, answers: Mapping[str, Any], flow: tuple[str, ...] = FLOW) -> None:
+        """From the start page to the check-answers page (English link names), through the pages of ``flow``."""
         self.goto("/")
         self.shoot("start")
         self.follow("Start now")
-        for slug in FLOW:
+        for slug in flow:
             self.answer_and_continue(slug, answers)
         self.expect_path("/check-your-answers")
 

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import text
 
-from tests.answers import answers_with
+from tests.answers import EVERY_PAGE_ANSWERS, answers_with
 from tests.browser.conftest import LiveServer
-from tests.browser.patient import FLOW, MODES, Patient, screenshots_folder
+from tests.browser.patient import EVERY_PAGE_FLOW, FLOW, MODES, Patient, screenshots_folder
 from tests.conftest import raw_connection
 
 pytestmark = pytest.mark.browser
@@ -165,6 +165,39 @@ def test_change_links_and_the_back_button(new_context: Callable[..., BrowserCont
     patient.follow("Back")
     patient.expect_path("/questions/imaging")  # the scan results page no longer applies
     expect(page.locator("input[name=had_mri][value=no]")).to_be_checked()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_conditional_questions_of_2026_2_come_only_when_they_apply(
+    new_context: Callable[..., BrowserContext], live_server: LiveServer, mode: str
+) -> None:
+    """Back surgery brings "what kind", a blood thinner brings "must it not be stopped"; with JavaScript off too."""
+    patient = patient_in(new_context, mode)
+    page = patient.page
+    patient.answer_everything(EVERY_PAGE_ANSWERS, EVERY_PAGE_FLOW)  # answer_everything checks each page's path
+    for summary, answer in (("Kind of back surgery", "Surgery to make more room for the nerves"),
+                            ("Blood thinner must not be stopped", "No")):
+        row = page.locator(".summary-list-row", has_text=summary)
+        expect(row.locator(".summary-list-value")).to_have_text(answer)
+
+    patient.follow("Change blood thinner must not be stopped")
+    expect(page).to_have_url(re.compile(r"/questions/blood-thinner\?return=check#thinner_hold_risk$"))
+    patient.choose("thinner_hold_risk", "yes")
+    patient.submit()
+    patient.expect_path("/check-your-answers")
+
+    # No more back surgery: its follow-up question goes, and is not asked again.
+    patient.follow("Change surgery on lower back")
+    patient.choose("prior_back_surgery", "no")
+    patient.submit()
+    patient.expect_path("/check-your-answers")
+    expect(page.locator(".summary-list-row", has_text="Kind of back surgery")).to_have_count(0)
+    patient.submit("See my result")
+    patient.expect_path("/result")
+    # A thinner that must not be stopped: a "before your visit" note, and still a likely fit.
+    expect(page.get_by_role("heading", level=1)).to_have_text(LIKELY)
+    note = "Bring the name of the doctor who said your blood thinner must not be stopped"
+    expect(page.get_by_text(note)).to_be_visible()
 
 
 def test_staff_sign_in_find_the_new_request_and_change_its_status(

@@ -16,20 +16,23 @@ from playwright.sync_api import BrowserContext, Page, expect
 from app.screening.checklist import CAUTION_ITEMS
 from tests.answers import answers_with
 from tests.browser.conftest import PHONE
-from tests.browser.patient import Patient, screenshots_folder
+from tests.browser.patient import EVERY_PAGE_FLOW, FLOW, Patient, screenshots_folder
 from tests.journey import CONTACT
 from tests.patient_pages import RESULT_ANSWERS
 
 pytestmark = pytest.mark.browser
 
-ANSWERS = answers_with(blood_thinners=["anticoagulant"], had_mri="yes_older", can_lie_prone="no")  # K1, K8, K3
+ANSWERS = answers_with(blood_thinners=["anticoagulant"], thinner_hold_risk="no", had_mri="yes_older",
+                       can_lie_prone="no")  # K1, K8, K3
+# The pages ANSWERS go through: a blood thinner brings its follow-up question.
+FLOW_WITH_THINNER = (*FLOW, "blood-thinner")
 PRINT_BUTTON = "Print or save this page"
 
 
 def result_page(new_context: Callable[..., BrowserContext], javascript: bool = True) -> Patient:
     mode = "javascript" if javascript else "no-javascript"
     patient = Patient(new_context(java_script_enabled=javascript).new_page(), mode)
-    patient.answer_everything(ANSWERS)
+    patient.answer_everything(ANSWERS, FLOW_WITH_THINNER)
     patient.submit("See my result")
     patient.expect_path("/result")
     return patient
@@ -98,7 +101,7 @@ def test_a_result_with_every_caution_prints_on_two_pages_at_most(
     new_context: Callable[..., BrowserContext], paper: str
 ) -> None:
     patient = Patient(new_context().new_page(), "javascript")
-    patient.answer_everything(RESULT_ANSWERS["likely"])  # nine cautions: the longest checklist
+    patient.answer_everything(RESULT_ANSWERS["likely"], EVERY_PAGE_FLOW)  # nine cautions: the longest checklist
     patient.submit("See my result")
     patient.expect_path("/result")
     pdf = patient.page.pdf(format=paper)  # Chromium's own print, with the print styles
