@@ -23,7 +23,7 @@ from app.screening.checklist import CAUTION_ITEMS, EVERYONE_ITEMS, visit_checkli
 from app.screening.rules import CAUTION_RULES, assess
 from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request
-from tests.journey import CONTACT, see_result, send_request
+from tests.journey import CONTACT, answer_all, see_result, send_request
 from tests.patient_pages import LEARN_PAGES, choose_language, main_text
 
 SITE_CSS = Path(__file__).resolve().parent.parent / "app" / "static" / "site.css"
@@ -249,3 +249,38 @@ def test_no_contact_details_on_the_printouts(client: FlaskClient) -> None:
                        "Please call after 10"):
             assert detail not in plain, detail
     assert re.search(r'class="reference">[A-Z2-9]{4}-[A-Z2-9]{4}<', confirmation)  # the reference is kept
+
+
+# --- warning signs (spec section 4) ---------------------------------------------------------------------
+
+WARNING_SIGNS = {
+    "en": ("Call 911 now", "cannot control your bladder or bowels",
+           "new numbness between your legs or around your bottom", "legs that are getting weaker", "fever or chills"),
+    "es": ("Llame ahora mismo al 911", "no puede aguantar la orina o el excremento",
+           "siente la piel dormida entre las piernas", "piernas están cada vez más débiles", "fiebre o escalofríos"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_warning_sign_list_names_all_four_emergency_signs(app: Flask, client: FlaskClient, lang: str) -> None:
+    choose_language(client, lang)
+    pages = {"start": client.get("/").text, "what to expect": client.get("/learn/what-to-expect").text}
+    see_result(client, answers_with())
+    send_request(client)
+    pages["confirmation"] = client.get("/request/sent").text
+    for name, page in pages.items():
+        text = text_of(page)
+        missing = [sign for sign in WARNING_SIGNS[lang] if sign not in text]
+        assert missing == [], (name, missing)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_emergency_pages_say_now_never_today(client: FlaskClient, lang: str) -> None:
+    choose_language(client, lang)
+    answer_all(client, {"red_flags": ["saddle_numbness"]})
+    urgent = text_of(client.get("/get-help-now").text)
+    result = text_of(see_result(client, answers_with(red_flags=["saddle_numbness"])).text)
+    now, today = {"en": ("now", "today"), "es": ("ahora", "hoy")}[lang]
+    for page in (urgent, result):
+        assert now in page
+        assert not re.search(rf"\b{today}\b", page, re.IGNORECASE)
