@@ -1,9 +1,10 @@
-"""Command-line tools: ``flask --app wsgi screening assess``, ``drafts purge`` and ``outbox send``."""
+"""Command-line tools: ``flask --app wsgi screening assess`` and ``reassess``, ``drafts purge``, ``outbox send``."""
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 
 import click
 from flask.cli import AppGroup
@@ -28,6 +29,29 @@ def assess_command() -> None:
     except InvalidAnswers as exc:
         _fail(exc.as_dict())
     click.echo(json.dumps(assessment.to_dict(), indent=2, ensure_ascii=False))
+
+
+@screening_cli.command("reassess")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def reassess_command(as_json: bool) -> None:
+    """List the open requests whose category the current rules would change. Changes nothing.
+
+    Stored results keep the rule set they were made under; this shows which ones staff may want to look at
+    again, with the stored and the current category (or why the current rules cannot assess the answers).
+    """
+    from app.casework.rule_changes import changed_open_requests
+    from app.extensions import db
+    from app.screening import RULE_VERSION
+
+    changed = changed_open_requests(db.session)
+    if as_json:
+        click.echo(json.dumps({"rule_version": RULE_VERSION, "changed": [asdict(row) for row in changed]}, indent=2))
+        return
+    for row in changed:
+        now = row.current_category or f"cannot assess ({row.problem})"
+        click.echo(f"{row.reference}  {row.rule_version}  {row.stored_category} -> {now}")
+    click.echo(f"{len(changed)} open request(s) would change category under rule set {RULE_VERSION}; "
+               "nothing was changed.")
 
 
 def _fail(errors: dict[str, dict[str, str]]) -> None:

@@ -73,8 +73,9 @@ def enable_when(question: Question, base_url: str) -> list[dict[str, Any]]:
     """``applies`` as FHIR conditions (behaviour ``any``): each other answer that, on its own, makes it apply.
 
     The rule is a function, so it is asked rather than read: with every other answer absent, which single
-    (field, code) makes it true (for a multiple-choice field, that code chosen on its own)? That covers the "any of these answers" conditions the spec has; a test
-    checks on many answer sets that the conditions and ``applies`` agree.
+    (field, code) makes it true (for a multiple-choice field, that code chosen on its own)? That covers the
+    "any of these answers" conditions the spec has; a test checks on many answer sets that the conditions and
+    ``applies`` agree.
     """
     if question.applies is None:
         return []

@@ -17,10 +17,12 @@ from app.casework.status import (
 )
 from app.extensions import db
 from app.intake import contact
-from app.intake.workflow import DUPLICATE_WINDOW, assessment_of
+from app.intake.workflow import DUPLICATE_WINDOW
 from app.models import ConsultationRequest, StaffUser
+from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
 from app.screening.questions import describe_by_step
+from app.screening.reassessment import reassess
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
 
@@ -68,9 +70,11 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
     for form in work.values():
         if hasattr(form, "version"):
             form.version.data = req.version  # a refused save can be retried against the current state
-    assessment = assessment_of(req.screening)
+    view = reassess(req.screening.answers, req.screening.assessment)
+    assessment = view.stored
     page = render_template(
-        template, r=req, screening=req.screening, assessment=assessment, checklist=visit_checklist(assessment.cautions),
+        template, r=req, screening=req.screening, assessment=assessment, current=view, rule_version=RULE_VERSION,
+        checklist=visit_checklist(assessment.cautions),
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
