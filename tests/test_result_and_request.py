@@ -79,6 +79,31 @@ def test_possible_result_lists_what_is_missing_and_what_to_bring(client: FlaskCl
     assert "bring" in text
 
 
+def _section(text: str, heading: str, next_heading: str) -> str:
+    return text[text.index(heading) + len(heading):text.index(next_heading)]
+
+
+def test_a_held_result_names_the_hold_among_what_is_missing(client: FlaskClient) -> None:
+    """Every criterion met, but leg pain when sitting (K9) holds the result at possible: it says why."""
+    text = main_text(see_result(client, answers_with(pain_when_seated="yes")).text)
+    assert "Some of your answers match the kind of problem MILD treats" in text
+    missing = _section(text, "What is missing or not sure yet", "What happens next")
+    assert "You have leg pain even when sitting" in missing
+
+
+def test_a_possible_result_with_no_criterion_met_does_not_say_some_answers_match(client: FlaskClient) -> None:
+    answers = answers_with(leg_symptoms="one_side", worse_standing_walking="yes", relief_sitting_bending="no",
+                           symptom_duration="under_3_months", tried_pt="no", tried_injections="no",
+                           tried_medications="no", conservative_duration=None, had_mri="no", mri_findings=None,
+                           walking_limit="cannot_walk", pain_score=2, age=45)
+    text = main_text(see_result(client, answers).text)
+    assert "Your answers do not yet show the kind of problem MILD treats" in text
+    assert "Some of your answers match" not in text and "What matches" not in text
+    missing = _section(text, "What is missing or not sure yet", "What happens next")
+    assert "You rated your average pain below 5 out of 10" in missing
+    assert "MILD is for people whose symptoms make them stop walking" in missing
+
+
 def test_unlikely_result_gives_the_plain_reason(client: FlaskClient) -> None:
     text = main_text(see_result(client, JOURNEYS["unlikely"][0]).text)
     assert "You do not have symptoms in your buttocks or legs" in text
