@@ -189,7 +189,7 @@ def test_weekly_numbers_equal_counts_from_the_seeded_data(app: Flask, seeded: di
         want = expected(app, week.first_day, week.last_day)
         row = f"{week.first_day:%d %b %Y}".lstrip("0")
         assert activity[row] == [str(want["screenings"]), str(want["requests"]), want["share"],
-                                 str(want["emergencies"])], row
+                                 str(want["emergencies"]), "0"], row  # no one sent to emergency care here
         assert categories[row] == [str(want["categories"][c]) for c in CATEGORIES], row
         assert waits[row] == [want["to_contact"], str(want["contacted"]), want["to_scheduled"],
                               str(want["scheduled"])], row
@@ -296,3 +296,31 @@ def test_chart_geometry() -> None:
     assert [(b.css, b.text) for b in chart.bars] == [("cx", "a, x: 3"), ("cy", "a, y: 5")]
     low, high = chart.bars
     assert high.y + high.height == low.y and low.y + low.height == chart.bottom  # stacked from the axis
+
+
+def test_emergency_screens_are_counted_per_day_without_answers_and_shown(app: Flask) -> None:
+    """A patient who stops at the emergency page leaves a count for the day, nothing else that lasts."""
+    from sqlalchemy import inspect
+
+    from app.models import EmergencyScreenCount
+    from tests.journey import answer_all, post_page
+
+    first, second = app.test_client(), app.test_client()
+    answer_all(first, {"red_flags": ["saddle_numbness"]})
+    post_page(first, "safety", {"red_flags": ["saddle_numbness", "fever"]})  # still the same emergency: not again
+    answer_all(second, {"red_flags": ["none"]})  # not an emergency: nothing counted
+    post_page(second, "safety", {"red_flags": ["bladder_bowel"]})  # changed to one: counted
+    today = utcnow().astimezone(TZ).date()
+    with app.app_context():
+        assert [c["name"] for c in inspect(db.engine).get_columns("emergency_screen_count")] == ["day", "count"]
+        assert [(row.day, row.count) for row in db.session.scalars(select(EmergencyScreenCount))] == [(today, 2)]
+    client = signed_in(app, "admin")
+    weekly = tables(client.get("/staff/dashboard").text)["Screenings and requests per week"]
+    this_week = f"{recent_weeks(today, TZ)[-1].first_day:%d %b %Y}".lstrip("0")
+    assert weekly[""][-1] == "Sent to emergency care from the warning signs page"
+    assert weekly[this_week][-1] == "2"
+    key = tables(client.get(f"/staff/dashboard?from={today - timedelta(days=7)}&to={today}").text)["Key figures"]
+    assert key["Sent to emergency care from the warning signs page"] == ["2"]
+    key = tables(client.get(f"/staff/dashboard?from={today - timedelta(days=30)}&to={today - timedelta(days=1)}"
+                            ).text)["Key figures"]
+    assert key["Sent to emergency care from the warning signs page"] == ["0"]

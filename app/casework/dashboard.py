@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.casework.status import STATUSES
-from app.models import CATEGORY_RANK, ConsultationRequest, RequestEvent, Screening
+from app.models import CATEGORY_RANK, ConsultationRequest, EmergencyScreenCount, RequestEvent, Screening
 
 CATEGORIES = tuple(CATEGORY_RANK)  # emergency, likely, possible, unlikely
 WEEKS = 12
@@ -69,6 +69,7 @@ class Stats:
     requests_by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
     to_contact: list[float] = field(default_factory=list)  # hours from request to first contact attempt
     to_scheduled: list[float] = field(default_factory=list)  # hours from request to first 'scheduled'
+    emergency_screens: int = 0  # sent to emergency care from the safety page (the anonymous daily count)
 
     @property
     def share(self) -> float | None:
@@ -131,6 +132,12 @@ def collect(session: Session, periods: Sequence[Period]) -> list[Stats]:
         target.requests_by_category[category] = target.requests_by_category.get(category, 0) + count
         target.requests_by_status[status] = target.requests_by_status.get(status, 0) + count
     _add_waits(session, periods, stats)
+    firsts = [p.first_day for p in periods]
+    for day, count in session.execute(
+        select(EmergencyScreenCount.day, EmergencyScreenCount.count)
+        .where(EmergencyScreenCount.day >= periods[0].first_day, EmergencyScreenCount.day <= periods[-1].last_day)
+    ):
+        stats[bisect_right(firsts, day) - 1].emergency_screens += count
     return stats
 
 

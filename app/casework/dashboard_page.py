@@ -80,7 +80,8 @@ def weekly_figures(weeks: Sequence[Stats]) -> list[Figure]:
         Figure(activity, _table("Screenings and requests per week", first, weeks, {
             "Screenings completed": lambda s: str(s.screenings), "Requests sent": lambda s: str(s.requests),
             "Share of screenings with a request": lambda s: percent(s.share),
-            "Emergency results": lambda s: str(s.emergencies)})),
+            "Emergency results": lambda s: str(s.emergencies),
+            "Sent to emergency care from the warning signs page": lambda s: str(s.emergency_screens)})),
         Figure(categories, _table("Screening results by category per week", first, weeks, {
             CATEGORY_WORDS[c]: (lambda s, c=c: str(s.screenings_by_category[c])) for c in CATEGORIES})),
         Figure(waits, _table("Median hours to first contact attempt and to scheduled", first, weeks, {
@@ -100,6 +101,7 @@ def range_figures(stats: Stats) -> tuple[Table, list[Figure]]:
         ("Requests sent", [str(stats.requests)]),
         ("Share of screenings with a request", [percent(stats.share)]),
         ("Emergency results", [str(stats.emergencies)]),
+        ("Sent to emergency care from the warning signs page", [str(stats.emergency_screens)]),
         ("Median time to first contact attempt", [f"{hours(stats.median_hours_to_contact)} "
                                                   f"({len(stats.to_contact)} requests contacted)"]),
         ("Median time to scheduled", [f"{hours(stats.median_hours_to_scheduled)} "

@@ -9,13 +9,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.intake.contact import ContactDetails
 from app.intake.reference import new_reference
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
+from app.platform.database import dialect_insert
 from app.screening import Assessment, assess, validate_answers
 from app.security.search_index import request_indexes
 
@@ -105,7 +104,7 @@ def submit_request(
         "screen_language": language,
         "version": 1,
     }
-    insert = _DIALECT_INSERTS[session.get_bind().dialect.name]
+    insert = dialect_insert(session)
     for _ in range(REFERENCE_ATTEMPTS):
         reference = new_reference()
         statement = (insert(ConsultationRequest).values(**row, reference=reference)
@@ -124,10 +123,6 @@ def submit_request(
         session.expire(screening, ["request"])  # read again when next used
         return StoredRequest(request_id, reference, screening.category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
-
-
-# The databases the app runs on, each with its own INSERT ... ON CONFLICT construct.
-_DIALECT_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 def find_recent_duplicate(

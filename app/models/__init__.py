@@ -8,6 +8,7 @@ from app.models.patient import (
     OPEN_STATUSES,
     ConsultationRequest,
     Draft,
+    EmergencyScreenCount,
     RequestStatusCount,
     Screening,
 )
@@ -16,8 +17,8 @@ from app.models.work import EVENT_KINDS, RequestEvent
 
 __all__ = [
     "AUDIT_ACTIONS", "CATEGORY_RANK", "EVENT_KINDS", "OPEN_STATUSES", "ROLES",
-    "AuditEvent", "ConsultationRequest", "Draft", "OutboxMessage", "RecoveryCode", "RequestEvent",
-    "RequestStatusCount", "Screening",
+    "AuditEvent", "ConsultationRequest", "Draft", "EmergencyScreenCount", "OutboxMessage", "RecoveryCode",
+    "RequestEvent", "RequestStatusCount", "Screening",
     "StaffSession", "StaffUser",
     "UTCDateTime", "utcnow",
 ]

@@ -149,3 +149,16 @@ class RequestStatusCount(db.Model):
 
 from app.models.staff import StaffUser  # noqa: E402  (relationship targets; staff imports nothing from here)
 from app.models.work import RequestEvent  # noqa: E402
+
+
+class EmergencyScreenCount(db.Model):
+    """How many self-checks were sent to emergency care from the safety page, per day in the clinic's time zone.
+
+    Anonymous by design (spec section 3, E1): a day and a number, no answers and nothing that identifies anyone,
+    so a patient who stops at the emergency page leaves no answers behind once their draft expires.
+    """
+
+    __tablename__ = "emergency_screen_count"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)

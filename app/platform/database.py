@@ -31,6 +31,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 # Seconds a worker waits for the write lock. Long enough to queue behind a burst of submissions and a
 # ``keys rotate`` batch; short enough to fail well inside gunicorn's worker timeout (30 s).
@@ -74,3 +77,12 @@ def configure_sqlite(engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT)
     for hook in ("do_execute", "do_executemany", "do_execute_no_params"):
         event.listen(engine, hook, begin_before_write)
     return True
+
+
+# The databases the app runs on, each with its own INSERT ... ON CONFLICT construct.
+_DIALECT_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
+
+
+def dialect_insert(session: Session) -> Any:
+    """The ``insert`` of the session's database dialect, which offers ON CONFLICT (DO NOTHING or DO UPDATE)."""
+    return _DIALECT_INSERTS[session.get_bind().dialect.name]

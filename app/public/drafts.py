@@ -12,7 +12,9 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from app.extensions import db
 from app.intake.drafts import find_draft, save_answers, start_draft, touch
+from app.intake.emergency_count import count_emergency_screen
 from app.models import Draft, Screening, utcnow
+from app.screening.rules import emergency_flags
 
 SESSION_KEY = "draft"
 
@@ -50,10 +52,17 @@ def current_draft(options: Sequence[ORMOption] = ()) -> Draft | None:
 def save_page(draft: Draft | None, page_answers: dict[str, Any]) -> Draft:
     """Save one page's answers into the patient's draft, made (its token put in the cookie) on the first answer.
 
-    The caller commits.
+    Safety answers that newly call for emergency care add one to the day's anonymous count. The caller commits.
     """
+    was_emergency = draft is not None and _emergency(draft.answers)
     if draft is None:
         token, draft = start_draft(db.session, now())
         session[SESSION_KEY] = token
     save_answers(draft, page_answers, now())
+    if not was_emergency and _emergency(draft.answers):
+        count_emergency_screen(db.session, now().astimezone(current_app.extensions["clinic"].timezone).date())
     return draft
+
+
+def _emergency(answers: dict[str, Any]) -> bool:
+    return emergency_flags(list(answers.get("red_flags") or ()))
