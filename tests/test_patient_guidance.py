@@ -165,10 +165,15 @@ def test_the_questions_page_says_where_the_clinic_is(make_app: Any, lang: str, h
 def test_what_to_expect_covers_before_during_and_after(client: FlaskClient) -> None:
     text = text_of(client.get("/learn/what-to-expect").text)
     assert text.index("Before the procedure") < text.index("During the procedure") < text.index("After the procedure")
-    for fact in ("blood tests", "after midnight", "drive you home", "loose, comfortable clothes",
+    for fact in ("blood tests", "drive you home", "loose, comfortable clothes",
                  "about an hour early", "face down on a padded table", "single stitch or skin glue",
-                 "like a deep bruise", "two weeks", "back at work within a week", "three months later"):
+                 "like a deep bruise", "two weeks", "back at work within a week", "three months later",
+                 # rule set 2026.2, spec section 4: the clinic sets fasting; after-procedure warning signs
+                 "The clinic will tell you when to stop eating and drinking", "fewer opioid pain medicines",
+                 "same day if you get a fever", "red, swollen or starts to leak",
+                 "Call 911 now if you suddenly get bad back pain with new numbness or weakness"):
         assert fact in text
+    assert "midnight" not in text
 
 
 def test_research_page_names_its_studies_and_promises_nothing(client: FlaskClient) -> None:
