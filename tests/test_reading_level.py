@@ -1,4 +1,4 @@
-"""Plain language: every patient page's main text reads at US school grade 8 or below (Flesch–Kincaid).
+"""Plain language: every patient page, and every question, hint and caution on its own, at US grade 8 or below.
 
 The grade is computed by textstat over the text of the page's <main> element, in English. The Spanish pages
 get textstat's Fernández-Huerta reading ease too (higher is easier; 70 and above is "fairly easy"), printed
@@ -6,6 +6,8 @@ for review; there is no threshold for it. Both tables are printed in the test ou
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import textstat
@@ -51,3 +53,56 @@ def test_spanish_reading_ease_is_reported(
     _print_table(capsys, "Fernández-Huerta reading ease of each patient page's <main> text (Spanish, higher = easier):",
                  [(name, f"{score:5.1f}") for name, score in scores.items()])
     assert all(score > 0 for score in scores.values())
+
+
+# Names a patient may have been told or read on a label; the grade measures the words around them.
+DRUG_NAMES = (
+    "ibuprofen", "naproxen", "gabapentin", "aspirin", "clopidogrel", "Plavix", "prasugrel", "Effient", "ticagrelor",
+    "Brilinta", "cilostazol", "Pletal", "dipyridamole", "Aggrenox", "warfarin", "Coumadin", "Jantoven", "apixaban",
+    "Eliquis", "rivaroxaban", "Xarelto", "dabigatran", "Pradaxa", "edoxaban", "Savaysa", "enoxaparin", "Lovenox",
+    "heparin", "fondaparinux", "Arixtra",
+)
+# Condition and procedure names, given beside the plain words so a patient recognises what they were told.
+MEDICAL_NAMES = ("peripheral artery disease", "spondylolisthesis", "ligamentum flavum", "spinal stenosis",
+                 "laminectomy", "laminotomy", "discectomy")
+
+
+def _items() -> list[tuple[str, str]]:
+    """Every question, hint, option and message, every rule's patient text and every checklist item (English)."""
+    from app.screening.checklist import CAUTION_ITEMS
+    from app.screening.questions import QUESTIONS
+    from app.screening.texts import RULE_TEXTS, UNMET_TEXTS
+
+    items: list[tuple[str, str]] = []
+    for question in QUESTIONS:
+        for kind, text in (("text", question.text), ("hint", question.hint),
+                           ("required", question.required_message), ("invalid", question.invalid_message)):
+            if text:
+                items.append((f"{question.field} {kind}", str(text)))
+        for option in question.options:
+            items.append((f"{question.field}={option.code}", str(option.label)))
+            if option.hint:
+                items.append((f"{question.field}={option.code} hint", str(option.hint)))
+    items += [(f"{rule_id} patient", str(text.patient)) for rule_id, text in RULE_TEXTS.items() if rule_id != "U3"]
+    items += [(f"{rule_id} unmet", str(text)) for rule_id, text in UNMET_TEXTS.items()]
+    items += [(f"{caution} checklist", str(text)) for caution, text in CAUTION_ITEMS.items()]
+    return items
+
+
+def _without_names(text: str) -> str:
+    for name in (*MEDICAL_NAMES, *DRUG_NAMES):
+        text = re.sub(rf"\b{re.escape(name)}\b", "", text, flags=re.IGNORECASE)
+    return re.sub(r"\(\s*[,\s]*\)", "", text)
+
+
+def test_every_question_hint_and_caution_reads_at_grade_8_or_below(reading_stats: textstat.textstat) -> None:
+    reading_stats.set_lang("en_US")
+    too_hard = {}
+    for name, text in _items():
+        plain = _without_names(text)
+        if len(re.findall(r"[A-Za-z]+", plain)) < 3:  # a lone name or a word or two: no grade to speak of
+            continue
+        grade = reading_stats.flesch_kincaid_grade(plain)
+        if grade > MAX_GRADE:
+            too_hard[name] = (round(grade, 1), text)
+    assert not too_hard, too_hard

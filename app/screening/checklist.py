@@ -20,8 +20,8 @@ CAUTION_ITEMS: dict[str, str] = {
     "P3": N_("Tell the doctor how much weight you have lost, and over how long."),
     "K1": N_("Bring the name and dose of your blood thinner. Do not stop it on your own. The clinic will make "
              "a plan with the doctor who prescribes it."),
-    "K2": N_("Tell the doctor about any bleeding problem, such as bruising easily or bleeding for a long time "
-             "after a cut."),
+    "K2": N_("Tell the doctor about any bleeding problem. For example, you bruise easily or bleed for a long "
+             "time after a cut."),
     "K3": N_("Tell us if you cannot lie on your stomach for about an hour."),
     "K4": N_("Tell the doctor what went wrong when you had sedation before."),
     "K5": N_("Tell the doctor about any problem with blood flow in your legs or with your hips."),

@@ -59,7 +59,8 @@ RULE_TEXTS: dict[str, RuleText] = {
         "MiDAS ENCORE; MOTION",
     ),
     "C3": RuleText(
-        N_("You have tried physical therapy or spine injections for 3 months or more without lasting relief."),
+        N_("You have tried physical therapy or spine shots for at least 3 months. They did not give lasting "
+        "relief."),
         "Failed conservative care (PT and/or ESI without lasting relief) for 3 months or more.",
         "MiDAS ENCORE",
     ),
@@ -191,10 +192,10 @@ RULE_TEXTS: dict[str, RuleText] = {
 
 # What the patient reads when a core criterion is not met: what is missing or uncertain (spec section 4).
 UNMET_TEXTS: dict[str, str] = {
-    "C1": N_("Your answers do not show the usual pattern of leg symptoms that come on when you stand or walk "
-    "and ease when you sit or bend forward."),
+    "C1": N_("Your leg symptoms do not follow the usual pattern. In that pattern they come on when you stand or "
+    "walk, and ease when you sit or bend forward."),
     "C2": N_("You have had these symptoms for less than 3 months."),
-    "C3": N_("You have not yet had 3 months of physical therapy or spine injections without lasting relief."),
+    "C3": N_("You have not yet tried physical therapy or spine shots for 3 months without lasting relief."),
     "C4": N_("We do not know yet if a scan shows a thick ligament in your spine. Bring your latest scan "
     "report, or the clinic can help arrange a scan."),
     "C5": N_("MILD is for people whose symptoms make them stop walking after a few minutes up to half an "
