@@ -99,3 +99,13 @@ def test_the_request_page_shows_the_result_as_made_and_the_current_category_besi
 
     page = staff.get(f"/staff/requests/{base}").text  # same category under both: nothing more to say
     assert "Under the current rule set" not in page and "cannot assess" not in page
+
+
+def test_the_k6_caution_names_the_kind_of_surgery_for_staff(app: Flask) -> None:
+    from tests.factories import patient_request
+
+    reference = patient_request(app, answers_with(prior_back_surgery="yes", prior_surgery_type="fusion"))
+    staff = app.test_client()
+    login(staff, make_staff(app, "clinician"))
+    page = staff.get(f"/staff/requests/{reference}").text
+    assert "a fusion at the level matters most. Kind of surgery: Surgery to join bones with rods or screws." in page

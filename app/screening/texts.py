@@ -142,7 +142,8 @@ RULE_TEXTS: dict[str, RuleText] = {
     ),
     "K6": RuleText(
         N_("You have had surgery on your lower back. Bring any records of it to your visit."),
-        "Prior lumbar surgery: prior surgery at the treated level excluded patients from the trials.",
+        "Prior lumbar surgery: prior surgery at the treated level excluded patients from the trials; a fusion at "
+        "the level matters most.",
         "MOTION",
     ),
     "K7": RuleText(

@@ -21,7 +21,7 @@ from app.intake.workflow import DUPLICATE_WINDOW
 from app.models import ConsultationRequest, StaffUser
 from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
-from app.screening.questions import describe_by_step
+from app.screening.questions import BY_FIELD, describe_by_step
 from app.screening.reassessment import reassess
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
@@ -74,6 +74,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
     assessment = view.stored
     page = render_template(
         template, r=req, screening=req.screening, assessment=assessment, current=view, rule_version=RULE_VERSION,
+        surgery_type=_surgery_type(req.screening.answers),
         checklist=visit_checklist(assessment.cautions),
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
@@ -81,3 +82,9 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
     )
     return (page, status) if status != 200 else page
+
+
+def _surgery_type(answers: dict[str, object]) -> str | None:
+    """The kind of back surgery the patient named (caution K6's staff text names it), in the question's words."""
+    code = answers.get("prior_surgery_type")
+    return BY_FIELD["prior_surgery_type"].label_for(str(code)) if code else None
