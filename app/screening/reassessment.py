@@ -23,11 +23,6 @@ class Reassessment:
     problem: str = ""  # why they cannot: the fields the current rules need and the answers lack
 
     @property
-    def outdated(self) -> bool:
-        """Whether the stored assessment was made under another rule set."""
-        return self.stored.rule_version != RULE_VERSION
-
-    @property
     def category_changed(self) -> bool:
         """Whether the current rules would give another category (or cannot assess the answers at all)."""
         return self.current is None or self.current.category is not self.stored.category
