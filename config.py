@@ -105,10 +105,12 @@ class Config(SecurityConfig):
     CLINIC_PHONE = _env("CLINIC_PHONE", "+1 415 555 0134")
     CLINIC_ADDRESS = _env("CLINIC_ADDRESS", "100 Example Street, Suite 200, San Francisco, CA 94105")
     CLINIC_HOURS = _env("CLINIC_HOURS", "Monday to Friday, 8am to 5pm")
-    # The opening hours as Spanish pages show them; unset = the demo clinic's hours in Spanish when
-    # CLINIC_HOURS is the default too, otherwise CLINIC_HOURS as written.
+    # The opening hours as Spanish pages show them. Unset: the demo clinic's hours in Spanish when
+    # CLINIC_HOURS is the default too; otherwise Spanish pages leave the hours out rather than show
+    # English (the app logs a warning at start).
     CLINIC_HOURS_ES = _env(
-        "CLINIC_HOURS_ES", "" if os.environ.get("CLINIC_HOURS", "").strip() else "de lunes a viernes, de 8:00 a 17:00"
+        "CLINIC_HOURS_ES",
+        "" if os.environ.get("CLINIC_HOURS", "").strip() else "de lunes a viernes, de 8 a. m. a 5 p. m.",
     )
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "America/Los_Angeles")
     CLINIC_PHONE_REGION = _env("CLINIC_PHONE_REGION", "US")

@@ -30,6 +30,8 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     check_config(app)
     Path(app.instance_path).mkdir(exist_ok=True)
     app.extensions["clinic"] = Clinic.from_config(app.config)
+    if not app.extensions["clinic"].hours_es:
+        app.logger.warning("CLINIC_HOURS_ES is not set: Spanish pages leave out the opening hours")
     configure_encryption(app)
     use_password_profile(str(app.config["PASSWORD_HASH_PROFILE"]))
 

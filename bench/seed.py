@@ -167,7 +167,7 @@ def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int
     with multiprocessing.get_context("fork").Pool(processes, initializer=_quiet_on_sigterm) as pool:
         for screenings, requests in pool.imap(_batch, jobs):
             for request in requests:
-                while request["reference"] in references:  # a clash is rare (31**8), but the index refuses it
+                while request["reference"] in references:  # a clash is rare (30**8), but the index refuses it
                     request["reference"] = new_reference()
                 references.add(request["reference"])
             _write(session, screenings, requests)

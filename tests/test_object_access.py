@@ -132,6 +132,7 @@ def test_references_are_random_not_sequential() -> None:
     assert all(re.fullmatch(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}", reference) for reference in drawn)
     counts = Counter(ch for reference in drawn for ch in reference.replace("-", ""))
     assert set(counts) == set(ALPHABET)  # every character is used, in every position over time
+    assert not set(counts) & set("01ILOV")  # misread, or misheard in Spanish (B/V)
     expected = 3000 * 8 / len(ALPHABET)
     assert all(0.7 * expected < count < 1.3 * expected for count in counts.values())
     # Neighbours share no more than chance would give: nothing counts up.

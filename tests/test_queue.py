@@ -92,6 +92,19 @@ def test_search_by_phone_in_any_format(app: Flask, desk: FlaskClient, query: str
     assert references(search(desk, query).text) == [wanted]
 
 
+def test_a_reference_drawn_before_v_was_dropped_is_still_found(app: Flask, desk: FlaskClient) -> None:
+    from app.models import ConsultationRequest
+
+    old = seed_request(app, created_at=T0)
+    seed_request(app, created_at=T0)
+    with app.app_context():  # as a reference drawn with the old alphabet, which had V
+        request = db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.reference == old))
+        request.reference = "VB7V-K2Q9"
+        db.session.commit()
+    assert references(search(desk, "vb7v k2q9").text) == ["VB7V-K2Q9"]
+    assert "VB7V-K2Q9" in desk.get("/staff/requests/VB7V-K2Q9").text
+
+
 def test_search_by_reference_and_last_name(app: Flask, desk: FlaskClient) -> None:
     wanted = seed_request(app, last_name="García", created_at=T0)
     seed_request(app, last_name="Garcia Lopez", created_at=T0)

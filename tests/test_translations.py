@@ -349,7 +349,7 @@ def test_check_details_shows_the_date_of_birth_in_spanish(client) -> None:
     html = client.get("/request/check").text
     assert "3 de abril de 1954" in html
     assert "(415) 555-0199" in html  # a US number is written the US way in either language
-    assert "de lunes a viernes, de 8:00 a 17:00" in html  # the clinic's hours, in Spanish
+    assert "de lunes a viernes, de 8 a. m. a 5 p. m." in html  # the clinic's hours, in Spanish
 
 
 def test_check_details_shows_the_date_of_birth_in_english(client) -> None:
@@ -363,7 +363,7 @@ def test_working_days_are_counted_in_spanish(app: Flask, client) -> None:
     choose_language(client, "es")
     see_result(client, BASE_ANSWERS)
     send_request(client)
-    assert "en 2 días hábiles, de lunes a viernes, de 8:00 a 17:00." in client.get("/request/sent").text
+    assert "en 2 días hábiles, de lunes a viernes, de 8 a. m. a 5 p. m.." in client.get("/request/sent").text
 
 
 def test_the_switch_link_echoes_no_stray_url_text(client) -> None:
@@ -372,3 +372,19 @@ def test_the_switch_link_echoes_no_stray_url_text(client) -> None:
     assert "K7QM" not in missing
     html = client.get("/?utm=abc").text
     assert "utm" not in html
+
+
+def test_spanish_pages_never_show_hours_written_only_in_english(make_app) -> None:
+    app = make_app(CLINIC_HOURS="Tuesday to Saturday, 9am to 4pm", CLINIC_HOURS_ES="")
+    client = app.test_client()
+    choose_language(client, "es")
+    see_result(client, BASE_ANSWERS)
+    result = client.get("/result").text
+    send_request(client)
+    pages = [client.get(path).text for path in ("/", "/learn/questions", "/request/sent")] + [result]
+    for html in pages:
+        assert "Tuesday" not in html and "9am" not in html and "Horario" not in html
+    assert "se comunicará con usted en 2 días hábiles." in pages[2]  # the sentence ends without the hours
+    english = app.test_client()
+    choose_language(english, "en")
+    assert "Open Tuesday to Saturday, 9am to 4pm" in english.get("/").text

@@ -22,11 +22,14 @@ class Clinic:
     phone_region: str
     emergency_number: str
     callback_days: int
-    hours_es: str = ""  # the hours written for the Spanish pages; empty = ``hours`` as written
+    hours_es: str = ""  # the hours written for the Spanish pages; empty = Spanish pages leave them out
 
     def hours_for(self, language: str) -> str:
-        """The opening hours in ``language`` (``en`` or ``es``)."""
-        return self.hours_es if language == "es" and self.hours_es else self.hours
+        """The opening hours in ``language`` (``en`` or ``es``); empty when none are written in that language.
+
+        Spanish pages never show the English hours: a Spanish reader would get a sentence half in English.
+        """
+        return self.hours_es if language == "es" else self.hours
 
     @property
     def phone_display(self) -> str:
