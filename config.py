@@ -114,6 +114,8 @@ class Config(SecurityConfig):
     )
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "America/Los_Angeles")
     CLINIC_PHONE_REGION = _env("CLINIC_PHONE_REGION", "US")
+    # The order of the date-of-birth boxes and of dates written out: MDY (US, the default) or DMY.
+    CLINIC_DATE_ORDER = _env("CLINIC_DATE_ORDER", "MDY")
     CLINIC_EMERGENCY_NUMBER = _env("CLINIC_EMERGENCY_NUMBER", "911")
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))

@@ -146,7 +146,7 @@ def test_check_page_shows_details_with_change_links(client: FlaskClient) -> None
     client.post("/request", data={"csrf_token": token, **CONTACT})
     page = client.get("/request/check").text
     assert "Ana García" in page
-    assert "3 April 1954" in page
+    assert "April 3, 1954" in page
     assert "(415) 555-0199" in page
     assert 'href="/request#phone"' in page
     # Change keeps everything typed.

@@ -338,7 +338,7 @@ def test_dates_are_written_for_the_language(app: Flask) -> None:
     with app.test_request_context("/", headers={"Accept-Language": "es"}):
         assert patient_date(date(2026, 11, 24)) == "24 de noviembre de 2026"
     with app.test_request_context("/"):
-        assert patient_date(date(2026, 11, 24)) == "24 November 2026"
+        assert patient_date(date(2026, 11, 24)) == "November 24, 2026"  # a US clinic: month first
 
 
 def test_check_details_shows_the_date_of_birth_in_spanish(client) -> None:
@@ -356,7 +356,7 @@ def test_check_details_shows_the_date_of_birth_in_english(client) -> None:
     see_result(client, BASE_ANSWERS)
     token = csrf_token(client.get("/request").text)
     client.post("/request", data={"csrf_token": token, **CONTACT})
-    assert "3 April 1954" in client.get("/request/check").text
+    assert "April 3, 1954" in client.get("/request/check").text
 
 
 def test_working_days_are_counted_in_spanish(app: Flask, client) -> None:
@@ -388,3 +388,41 @@ def test_spanish_pages_never_show_hours_written_only_in_english(make_app) -> Non
     english = app.test_client()
     choose_language(english, "en")
     assert "Open Tuesday to Saturday, 9am to 4pm" in english.get("/").text
+
+
+def _date_boxes(html: str) -> list[tuple[str, str]]:
+    """The date-of-birth boxes in page order: (label, input name)."""
+    return re.findall(r'<label class="label date-input-label" for="[^"]+">([^<]+)</label>\s*<input[^>]*name="([^"]+)"',
+                      html)
+
+
+@pytest.mark.parametrize(("lang", "labels", "example"), [
+    ("en", ["Month", "Day", "Year"], "For example, 3 27 1952"),
+    ("es", ["Mes", "Día", "Año"], "Por ejemplo, 3 27 1952"),
+])
+def test_a_us_clinic_asks_month_day_year(client, lang: str, labels: list[str], example: str) -> None:
+    choose_language(client, lang)
+    see_result(client, BASE_ANSWERS)
+    html = client.get("/request").text
+    boxes = _date_boxes(html)
+    assert [label for label, _ in boxes] == labels
+    assert [name for _, name in boxes] == ["date_of_birth-month", "date_of_birth-day", "date_of_birth-year"]
+    # The error summary links to the first box, Month.
+    assert re.search(r'id="date_of_birth"\s+name="date_of_birth-month"', html)
+    assert example in html
+
+
+def test_a_clinic_that_writes_day_first_asks_day_month_year(make_app) -> None:
+    client = make_app(CLINIC_DATE_ORDER="DMY").test_client()
+    see_result(client, BASE_ANSWERS)
+    html = client.get("/request").text
+    assert [label for label, _ in _date_boxes(html)] == ["Day", "Month", "Year"]
+    assert "For example, 27 3 1952" in html
+    token = csrf_token(html)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    assert "3 April 1954" in client.get("/request/check").text
+
+
+def test_an_unknown_date_order_stops_the_app_at_start(make_app) -> None:
+    with pytest.raises(ValueError, match="CLINIC_DATE_ORDER"):
+        make_app(CLINIC_DATE_ORDER="YDM")

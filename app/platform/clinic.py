@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+# Each order's date boxes, first to last.
+DATE_ORDERS = {"MDY": ("month", "day", "year"), "DMY": ("day", "month", "year")}
+
 
 @dataclass(frozen=True)
 class Clinic:
@@ -23,6 +26,12 @@ class Clinic:
     emergency_number: str
     callback_days: int
     hours_es: str = ""  # the hours written for the Spanish pages; empty = Spanish pages leave them out
+    date_order: str = "MDY"  # MDY (US) or DMY: the date boxes' order, and how English dates are written
+
+    @property
+    def date_parts(self) -> tuple[str, ...]:
+        """The date boxes in the order the clinic's patients write a date."""
+        return DATE_ORDERS[self.date_order]
 
     def hours_for(self, language: str) -> str:
         """The opening hours in ``language`` (``en`` or ``es``); empty when none are written in that language.
@@ -55,6 +64,9 @@ class Clinic:
         region = str(config["CLINIC_PHONE_REGION"]).upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"CLINIC_PHONE_REGION {region!r} is not a known region code")
+        date_order = str(config.get("CLINIC_DATE_ORDER") or "MDY").upper()
+        if date_order not in DATE_ORDERS:
+            raise ValueError(f"CLINIC_DATE_ORDER {date_order!r} must be one of {', '.join(DATE_ORDERS)}")
         return cls(
             name=config["CLINIC_NAME"],
             phone=config["CLINIC_PHONE"],
@@ -65,4 +77,5 @@ class Clinic:
             emergency_number=config["CLINIC_EMERGENCY_NUMBER"],
             callback_days=int(config["CLINIC_CALLBACK_DAYS"]),
             hours_es=str(config.get("CLINIC_HOURS_ES") or ""),
+            date_order=date_order,
         )

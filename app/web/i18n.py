@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 from babel import Locale
 from babel.support import NullTranslations
-from flask import Flask, request, session, url_for
+from flask import Flask, current_app, request, session, url_for
 from flask_babel import format_date, get_locale, get_translations, gettext, refresh
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -29,7 +29,9 @@ SESSION_KEY = "lang"
 NAMES = {"en": "English", "es": "Español"}  # each in its own language, for the switch
 # The English pages have always written dates as "27 March 1952"; Spanish uses its long form,
 # "27 de marzo de 1952" (CLDR).
-DATE_FORMATS = {"en": "d MMMM y", "es": "long"}
+# English follows the clinic's date order ("November 24, 2026" in the US); Spanish writes the day first
+# everywhere ("24 de noviembre de 2026").
+DATE_FORMATS = {("en", "MDY"): "MMMM d, y", ("en", "DMY"): "d MMMM y", ("es", "MDY"): "long", ("es", "DMY"): "long"}
 _STAFF_PREFIXES = ("/staff", "/healthz")
 
 
@@ -91,8 +93,8 @@ def translate(message: str | None, **params: object) -> str:
 
 
 def patient_date(day: date) -> str:
-    """A date as a patient reads it in the current language ("24 de noviembre de 2026")."""
-    return format_date(day, DATE_FORMATS[current_language()])
+    """A date as a patient reads it in the current language and the clinic's order ("November 24, 2026")."""
+    return format_date(day, DATE_FORMATS[current_language(), current_app.extensions["clinic"].date_order])
 
 
 def template_gettext(translations: NullTranslations) -> Callable[..., str]:

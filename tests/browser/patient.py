@@ -155,7 +155,8 @@ class Patient:
             elif name == "consent_contact":
                 self.tick(name, ["y"] if value else [])
             else:
-                self.type_into("date_of_birth" if name == "date_of_birth-day" else name, value)
+                # The first date box (Month, in a US clinic) carries the field's own id.
+                self.type_into("date_of_birth" if name == "date_of_birth-month" else name, value)
 
     def answer_everything(self, answers: Mapping[str, Any], flow: tuple[str, ...] = FLOW) -> None:
         """From the start page to the check-answers page (English link names), through the pages of ``flow``."""
