@@ -41,7 +41,9 @@ def expected_rows(app: Flask) -> list[dict[str, str]]:
     for slug, name, field in form_fields(app):
         question = BY_FIELD[name]
         common = {"step": question.step, "step_title": STEP_TITLES[question.step], "page": slug, "field": name,
-                  "question": str(field.label.text), "hint": question.hint or "", "type": question.kind.value,
+                  "question": str(field.label.text),
+                  "question_back_only": question.back_only_text or "", "hint": question.hint or "",
+                  "type": question.kind.value,
                   "applies_when": question.applies_when or ALWAYS}
         if isinstance(field, StringField):  # integers are text boxes checked against the range
             assert question.kind is Kind.INTEGER

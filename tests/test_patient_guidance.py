@@ -233,7 +233,7 @@ def test_result_and_confirmation_offer_print_or_save(client: FlaskClient, where:
     assert "open your browser’s menu and choose Print" in html.unescape(page)  # works without JavaScript
     heading = re.search(r'<div class="print-only print-heading">(.*?)</div>', page, re.S)
     assert heading
-    today = re.search(r"self-check, (\d{1,2} \w+ \d{4})", heading.group(1))
+    today = re.search(r"self-check, (\w+ \d{1,2}, \d{4})", heading.group(1))  # US order: "December 2, 2026"
     assert today and "Demo Spine &amp; Pain Clinic" in heading.group(1) and "(415) 555-0134" in heading.group(1)
     assert CAUTION_ITEMS["K3"] in html.unescape(page)
 

@@ -29,6 +29,7 @@ class CodebookRow:
     page: str
     field: str
     question: str
+    question_back_only: str  # the wording asked of patients with no leg or buttock symptoms, if different
     hint: str
     type: str
     applies_when: str
@@ -64,7 +65,8 @@ def codebook_fields() -> list[CodebookField]:
             question = BY_FIELD[name]
             common = {
                 "step": question.step, "step_title": str(STEP_TITLES[question.step]), "page": page.slug,
-                "field": name, "question": str(question.text), "hint": str(question.hint or ""),
+                "field": name, "question": str(question.text),
+                "question_back_only": str(question.back_only_text or ""), "hint": str(question.hint or ""),
                 "type": question.kind.value, "applies_when": question.applies_when or ALWAYS,
                 "minimum": question.minimum, "maximum": question.maximum,
             }

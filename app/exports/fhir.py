@@ -188,7 +188,7 @@ def questionnaire_response(answers: Answers, *, reference: str, authored: dateti
             if value is None or not question.is_asked(answers):
                 continue
             values = value if question.kind is Kind.MULTI else [value]
-            items.append({"linkId": question.field, "text": str(question.text),
+            items.append({"linkId": question.field, "text": str(question.text_for(answers)),
                           "answer": [_answer_value(question, v, base_url) for v in values]})
         if items:
             groups.append({"linkId": step, "text": str(STEP_TITLES[step]), "item": items})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from flask_babel import gettext
@@ -39,14 +41,17 @@ def to_answer(question: Question, data: Any) -> Any:
     return data or None
 
 
-def message_for(question: Question, error: FieldError) -> str:
-    """The patient-facing message for an invalid answer, in the page's language: what to do, not what went wrong."""
+def message_for(question: Question, error: FieldError, answers: Mapping[str, Any]) -> str:
+    """The patient-facing message for an invalid answer, in the page's language: what to do, not what went wrong.
+
+    ``answers``: the patient's earlier answers, which decide the wording (``Question.required_for``).
+    """
     if error.problem in (Problem.NOT_AN_INTEGER, Problem.OUT_OF_RANGE) and question.invalid_message:
         return gettext(question.invalid_message)
     if error.problem is Problem.EXCLUSIVE:
         alone = gettext(question.label_for(sorted(question.exclusive)[0]))
         return gettext("Select ‘%(alone)s’ on its own, or select the other answers that apply", alone=alone)
-    return gettext(question.required_message)
+    return gettext(question.required_for(answers))
 
 
 class AnswerCheck:
@@ -58,7 +63,7 @@ class AnswerCheck:
     def __call__(self, form: FlaskForm, field: Field) -> None:
         error = check_answer(self.question, to_answer(self.question, field.data))
         if error is not None:
-            raise StopValidation(message_for(self.question, error))
+            raise StopValidation(message_for(self.question, error, getattr(form, "earlier_answers", {})))
 
 
 def _field_for(question: Question) -> Field:
@@ -76,6 +81,8 @@ class PageForm(FlaskForm):
     """Base of the generated questionnaire forms."""
 
     page: Page
+    # The answers already in the draft: the wording of some questions and messages follows them.
+    earlier_answers: Mapping[str, Any] = MappingProxyType({})
 
     def answers(self) -> dict[str, Any]:
         """This page's answers, as values the rules expect."""

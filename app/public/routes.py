@@ -24,7 +24,7 @@ from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
-from app.screening.questions import BY_FIELD, PAGES, Page, describe_by_step
+from app.screening.questions import BY_FIELD, PAGES, STEPS, Page, describe_by_step
 from app.screening.rules import emergency_flags
 from app.web.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.web.mailer import deliver_soon, queue_new_request_email
@@ -81,6 +81,7 @@ def question_page(slug: str) -> str | BaseResponse:
     if gap is not None:
         return see_other("public.question_page", slug=gap.slug)
     form = form_class(page)(data=answers)
+    form.earlier_answers = answers
     if form.validate_on_submit():
         answers = save_page(draft, form.answers()).answers  # read before the commit expires the draft
         db.session.commit()
@@ -89,7 +90,8 @@ def question_page(slug: str) -> str | BaseResponse:
         return _after_page(page, answers, returning)
     db.session.commit()  # the draft's activity time, when due
     back = _back_url(previous_page(page, answers), returning)
-    return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back)
+    return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back,
+                           step=STEPS.index(page.step) + 1, steps=len(STEPS))
 
 
 def _after_page(page: Page, answers: dict[str, Any], returning: bool) -> BaseResponse:

@@ -55,6 +55,10 @@ class Question:
     applies_when: str | None = None  # the condition in words, for codebooks
     input_width: int = 3  # characters, for integer inputs
     invalid_message: str | None = None  # integers: what to do when it is not a whole number in range
+    scale: tuple[str, str] | None = None  # integers asked as a row of choices: the words at each end
+    # The wording for someone who said they have no leg or buttock symptoms (same field, code and rules):
+    back_only_text: str | None = None
+    back_only_required: str | None = None
 
     @cached_property  # read for every answer checked: the rules run it ~20 times an assessment
     def codes(self) -> tuple[str, ...]:
@@ -76,6 +80,19 @@ class Question:
     def is_asked(self, answers: Answers) -> bool:
         """Whether this question applies, given the other answers."""
         return self.applies is None or self.applies(answers)
+
+    def text_for(self, answers: Answers) -> str:
+        """The question as asked of this patient: worded for back pain alone when they have no leg symptoms."""
+        return self.back_only_text if self.back_only_text and back_only(answers) else self.text
+
+    def required_for(self, answers: Answers) -> str:
+        """What to do when this question is left blank, in the same wording as ``text_for``."""
+        return self.back_only_required if self.back_only_required and back_only(answers) else self.required_message
+
+
+def back_only(answers: Answers) -> bool:
+    """Whether the patient said they have no symptoms in their buttocks or legs (their problem is back pain)."""
+    return answers.get("leg_symptoms") == "none"
 
 
 @dataclass(frozen=True)
@@ -186,6 +203,8 @@ QUESTIONS: tuple[Question, ...] = (
         text=N_("Do your symptoms start or get worse when you stand or walk?"),
         summary=N_("Worse when standing or walking"),
         required_message=N_("Select yes if your symptoms start or get worse when you stand or walk"),
+        back_only_text=N_("Does your back pain start or get worse when you stand or walk?"),
+        back_only_required=N_("Select yes if your back pain starts or gets worse when you stand or walk"),
         options=YES_NO,
     ),
     Question(
@@ -196,6 +215,8 @@ QUESTIONS: tuple[Question, ...] = (
         summary=N_("Better when sitting or bending forward"),
         hint=N_("For example, when you lean on a shopping cart."),
         required_message=N_("Select yes if your symptoms ease when you sit down or bend forward"),
+        back_only_text=N_("Does your back pain ease when you sit down or bend forward?"),
+        back_only_required=N_("Select yes if your back pain eases when you sit down or bend forward"),
         options=YES_NO,
     ),
     Question(
@@ -243,6 +264,8 @@ QUESTIONS: tuple[Question, ...] = (
         text=N_("How long have you had these symptoms?"),
         summary=N_("How long you have had symptoms"),
         required_message=N_("Select how long you have had these symptoms"),
+        back_only_text=N_("How long have you had your back pain?"),
+        back_only_required=N_("Select how long you have had your back pain"),
         options=(
             Option("under_3_months", N_("Less than 3 months")),
             Option("3_to_6_months", N_("3 to 6 months")),
@@ -256,12 +279,12 @@ QUESTIONS: tuple[Question, ...] = (
         kind=Kind.INTEGER,
         text=N_("On average over the past week, how bad was your back or leg pain?"),
         summary=N_("Average pain (0 to 10)"),
-        hint=N_("Enter a number from 0 to 10. 0 means no pain. 10 means the worst pain you can imagine."),
-        required_message=N_("Enter a number from 0 to 10 for your pain"),
+        hint=N_("0 means no pain. 10 means the worst pain you can imagine."),
+        required_message=N_("Select a number from 0 to 10 for your pain"),
         invalid_message=N_("Pain must be a whole number from 0 to 10"),
         minimum=0,
         maximum=10,
-        input_width=2,
+        scale=(N_("No pain"), N_("The worst pain you can imagine")),
     ),
     Question(
         field="age",
@@ -468,9 +491,13 @@ BY_FIELD: dict[str, Question] = {q.field: q for q in QUESTIONS}
 PAGES: tuple[Page, ...] = (
     Page("safety", "safety", N_("Urgent warning signs"), ("red_flags",),
          intro=N_("Some back problems need help straight away. Tell us if you have any of these.")),
-    Page("symptoms", "symptoms", N_("Your symptoms"),
-         ("leg_symptoms", "worse_standing_walking", "relief_sitting_bending", "pain_when_seated",
-          "walking_limit", "main_pain", "symptom_duration", "pain_score", "age")),
+    # The symptoms step is four short pages. The standing-and-walking questions come after the leg question,
+    # on a page of their own, so their wording can follow its answer (back_only) without JavaScript.
+    Page("symptoms", "symptoms", N_("Your symptoms"), ("leg_symptoms", "main_pain")),
+    Page("standing-and-walking", "symptoms", N_("Standing and walking"),
+         ("worse_standing_walking", "relief_sitting_bending", "pain_when_seated", "walking_limit")),
+    Page("pain", "symptoms", N_("Your pain"), ("symptom_duration", "pain_score")),
+    Page("age", "symptoms", N_("Your age"), ("age",)),
     Page("treatments", "treatments", N_("Treatments you have tried"),
          ("tried_pt", "tried_injections", "tried_medications", "prior_back_surgery")),
     Page("treatment-time", "treatments", N_("How long you have tried treatments"),
@@ -520,6 +547,7 @@ class AnsweredQuestion:
     page: Page
     value: Any
     words: list[str] = field(default_factory=list)
+    text: str = ""  # the question as this patient was asked it (Question.text_for)
 
 
 def describe(answers: Answers) -> list[AnsweredQuestion]:
@@ -537,7 +565,7 @@ def describe(answers: Answers) -> list[AnsweredQuestion]:
                 words = [question.label_for(code) for code in (value or [])]
             else:
                 words = [] if value is None else [question.label_for(value)]
-            rows.append(AnsweredQuestion(question, page, value, words))
+            rows.append(AnsweredQuestion(question, page, value, words, question.text_for(answers)))
     return rows
 
 

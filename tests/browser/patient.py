@@ -20,9 +20,10 @@ from tests.journey import CONTACT
 
 MODES = ("javascript", "no-javascript", "keyboard")
 # The pages the base answers of tests/answers.py go through, in order.
-FLOW = ("safety", "symptoms", "treatments", "treatment-time", "imaging", "scan-results", "health")
+SYMPTOM_PAGES = ("symptoms", "standing-and-walking", "pain", "age")
+FLOW = ("safety", *SYMPTOM_PAGES, "treatments", "treatment-time", "imaging", "scan-results", "health")
 # The pages of tests/answers.py's EVERY_PAGE_ANSWERS: every conditional question asked.
-EVERY_PAGE_FLOW = ("safety", "symptoms", "treatments", "treatment-time", "surgery-type", "imaging", "scan-results",
+EVERY_PAGE_FLOW = ("safety", *SYMPTOM_PAGES, "treatments", "treatment-time", "surgery-type", "imaging", "scan-results",
                    "health", "blood-thinner")
 
 
@@ -136,7 +137,7 @@ class Patient:
             question, value = BY_FIELD[name], answers[name]
             if question.kind is Kind.MULTI:
                 self.tick(name, list(value))
-            elif question.kind is Kind.INTEGER:
+            elif question.kind is Kind.INTEGER and not question.scale:
                 self.type_into(name, str(value))
             else:
                 self.choose(name, str(value))

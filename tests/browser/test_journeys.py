@@ -105,20 +105,30 @@ def test_validation_errors_are_shown_focused_and_corrected(
 
     patient.answer("safety", {"red_flags": ["none"]})
     patient.submit()
-    answers = answers_with(pain_score="11", age="old")
-    patient.answer("symptoms", answers)
+    answers = answers_with(age="old")
+    patient.answer("symptoms", {"leg_symptoms": "both_sides"})
     patient.submit()
     patient.expect_path("/questions/symptoms")
     expect(summary).to_be_focused()
-    expect(summary.get_by_role("link")).to_have_text([
-        "Pain must be a whole number from 0 to 10",
-        re.compile(r"^Age must be a whole number"),
-    ])
-    expect(page.locator("#pain_score")).to_have_attribute("aria-describedby", "pain_score-hint pain_score-error")
+    expect(summary.get_by_role("link")).to_have_text(["Select which bothers you more"])
     expect(page.locator("input[name=leg_symptoms][value=both_sides]")).to_be_checked()  # kept, not lost
     patient.shoot("question-symptoms-errors")
+    patient.answer("symptoms", answers)
+    patient.submit()
+    patient.answer_and_continue("standing-and-walking", answers)
 
-    patient.type_into("pain_score", "7")
+    patient.expect_path("/questions/pain")
+    patient.answer("pain", {"symptom_duration": answers["symptom_duration"]})
+    patient.submit()
+    expect(summary.get_by_role("link")).to_have_text(["Select a number from 0 to 10 for your pain"])
+    expect(page.locator("fieldset:has(#pain_score)")).to_have_attribute("aria-describedby",
+                                                                    "pain_score-hint pain_score-error")
+    expect(page.locator(f"input[name=symptom_duration][value={answers['symptom_duration']}]")).to_be_checked()
+    patient.answer_and_continue("pain", {"pain_score": 7})
+
+    patient.answer("age", answers)
+    patient.submit()
+    expect(summary.get_by_role("link")).to_have_text([re.compile(r"^Age must be a whole number")])
     patient.type_into("age", "72")
     patient.submit()
     patient.expect_path("/questions/treatments")
@@ -134,9 +144,9 @@ def test_change_links_and_the_back_button(new_context: Callable[..., BrowserCont
     expect(pain_row.locator(".summary-list-value")).to_have_text("7")
 
     patient.follow("Change average pain (0 to 10)")
-    expect(page).to_have_url(re.compile(r"/questions/symptoms\?return=check#pain_score$"))
-    expect(page.locator("#pain_score")).to_have_value("7")
-    patient.type_into("pain_score", "4")
+    expect(page).to_have_url(re.compile(r"/questions/pain\?return=check#pain_score$"))
+    expect(page.locator("input[name=pain_score][value='7']")).to_be_checked()
+    patient.choose("pain_score", "4")
     patient.submit()
     patient.expect_path("/check-your-answers")
     expect(pain_row.locator(".summary-list-value")).to_have_text("4")

@@ -47,7 +47,7 @@ def expect_printout(page: Page) -> None:
             expect(page.locator(hidden).nth(index)).to_be_hidden()
     expect(page.locator(".print-heading")).to_be_visible()
     expect(page.locator(".print-heading")).to_contain_text("(415) 555-0134")
-    expect(page.locator(".print-heading")).to_contain_text(re.compile(r"self-check, \d{1,2} \w+ \d{4}"))
+    expect(page.locator(".print-heading")).to_contain_text(re.compile(r"self-check, \w+ \d{1,2}, \d{4}"))
     expect(page.locator(".checklist")).to_be_visible()
     for caution in ("K1", "K3", "K8"):
         expect(page.locator(f".checklist [data-item={caution}]")).to_have_text(CAUTION_ITEMS[caution])
