@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -161,7 +163,17 @@ def test_a_blank_honeypot_is_not_a_bot(app: Flask, client: FlaskClient) -> None:
 # Minimum time to fill in the contact form
 
 
-def test_a_post_sooner_than_the_minimum_is_dropped_and_the_patient_passes_later(
+def _shown_values(html: str) -> dict[str, str]:
+    """The text boxes' values and the checked choices of a page, by name."""
+    shown: dict[str, str] = {}
+    for tag in re.findall(r"<input\b[^>]*>", html):
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+        if attrs.get("type") in {"text", "tel", "email"} or (attrs.get("type") == "radio" and " checked" in tag):
+            shown[attrs["name"]] = htmllib.unescape(attrs.get("value", ""))
+    return shown
+
+
+def test_a_post_sooner_than_the_minimum_comes_back_filled_in_and_passes_next_time(
     make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = make_app(FORM_MIN_SECONDS=5.0)
@@ -169,19 +181,25 @@ def test_a_post_sooner_than_the_minimum_is_dropped_and_the_patient_passes_later(
     see_result(client, answers_with())
     clock = Clock(monkeypatch)
     token = csrf_token(client.get("/request").text)
-    clock.advance(2)
+    clock.advance(1)  # browser autofill: the whole form in a second
     with caplog.at_level(logging.INFO, logger="app.public.protection"):
         response = client.post("/request", data={"csrf_token": token, **CONTACT})
-    assert response.headers["Location"] == "/request/check"  # as if it had worked
-    assert "first_name" not in kept_contact(app)
-    assert len(security_log(caplog)) == 1
-    assert client.get("/request/check").headers["Location"] == "/request"
-    # The form is shown again; the clock still runs from the first time it was shown.
-    client.get("/request")
+    assert response.status_code == 200
+    assert "Please check your details, then select Continue." in htmllib.unescape(response.text)
+    assert error_messages(response.text) == {}  # nothing is wrong with what they typed
+    shown = _shown_values(response.text)
+    for name in ("first_name", "last_name", "phone", "date_of_birth-month", "date_of_birth-day",
+                 "date_of_birth-year", "preferred_contact", "best_time", "insurance"):
+        assert shown[name] == CONTACT[name], name
+    assert 'name="consent_contact" type="checkbox" value="y" checked' in response.text
+    assert len(security_log(caplog)) == 1 and CONTACT["last_name"] not in caplog.text
+    # Coming back later (another page, a reload) finds it filled in too.
+    assert _shown_values(client.get("/request").text)["last_name"] == CONTACT["last_name"]
+    # Selecting Continue again goes through: the clock runs from the first time the form was shown.
     clock.advance(4)
     assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
     assert kept_contact(app)["first_name"] == CONTACT["first_name"]
-    # Changing a detail at once, from the check page, is never too fast.
+    # Changing a detail at once, from the check page, is never too soon.
     client.get("/request")
     changed = {**CONTACT, "best_time": "evening"}
     assert client.post("/request", data={"csrf_token": token, **changed}).headers["Location"] == "/request/check"
@@ -190,7 +208,7 @@ def test_a_post_sooner_than_the_minimum_is_dropped_and_the_patient_passes_later(
     assert stored_requests(app) == 1
 
 
-def test_a_post_to_a_form_never_shown_is_dropped(
+def test_a_post_to_a_form_never_shown_keeps_nothing_checked(
     make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app(FORM_MIN_SECONDS=3.0)
@@ -199,8 +217,10 @@ def test_a_post_to_a_form_never_shown_is_dropped(
     clock = Clock(monkeypatch)
     token = csrf_token(client.get("/check-your-answers").text)
     clock.advance(60)
-    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
-    assert "first_name" not in kept_contact(app)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT})
+    assert response.status_code == 200 and "Please check your details" in response.text
+    assert "first_name" not in kept_contact(app)  # only as typed, not as accepted details
+    assert client.get("/request/check").headers["Location"] == "/request"
 
 
 def test_a_patient_who_takes_their_time_sends_the_request(
@@ -344,3 +364,48 @@ def test_line_breaks_count_once_as_in_the_browser(app: Flask, client: FlaskClien
     response = client.post("/request", data={"csrf_token": token, **CONTACT, "message": message})
     assert response.headers.get("Location") == "/request/check", error_messages(response.text)
     assert kept_contact(app)["message"] == message.replace("\r\n", "\n").strip()
+
+
+# A date of birth that does not fit the age given
+
+
+def test_fixing_the_age_from_the_contact_form_keeps_every_detail(app: Flask, client: FlaskClient) -> None:
+    see_result(client, answers_with(age=60))  # born 3 April 1954: 72, not 60
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT})
+    assert "but you told us you are 60" in htmllib.unescape(error_messages(response.text)["date_of_birth"])
+    link = re.search(r'<a href="([^"]+)" class="link-standalone">Change your age in your answers</a>', response.text)
+    assert link and link.group(1) == "/questions/age?return=contact"
+    age_page = client.get(link.group(1)).text
+    assert '<a href="/request" class="back-link">' in age_page
+    response = client.post(link.group(1), data={"csrf_token": csrf_token(age_page), "age": "72"})
+    assert response.headers["Location"] == "/request"  # the same result, so straight back to the form
+    form = client.get("/request").text
+    shown = _shown_values(form)
+    for name, value in CONTACT.items():  # all ten details, as typed
+        if name == "message":
+            assert ">Please call after 10.</textarea>" in form
+        elif name == "consent_contact":
+            assert 'name="consent_contact" type="checkbox" value="y" checked' in form
+        elif value:
+            assert shown[name] == value, name
+    assert error_messages(form) == {}
+    assert client.post("/request", data={"csrf_token": token, **CONTACT}).headers["Location"] == "/request/check"
+    assert kept_contact(app)["date_of_birth"] == "1954-04-03"
+
+
+def test_an_age_change_that_changes_the_result_shows_the_new_result_first(client: FlaskClient) -> None:
+    see_result(client, answers_with(age=45))
+    token = csrf_token(client.get("/request").text)
+    client.post("/request", data={"csrf_token": token, **CONTACT})
+    before = client.get("/result").text
+    response = client.post("/questions/age?return=contact", data={"csrf_token": token, "age": "72"})
+    assert response.headers["Location"] == "/result"  # 45 -> 72 changes how the answers fit
+    assert client.get("/result").text != before
+    assert _shown_values(client.get("/request").text)["last_name"] == CONTACT["last_name"]
+
+
+def test_only_the_age_page_leads_back_to_the_contact_form(client: FlaskClient) -> None:
+    see_result(client, answers_with())
+    page = client.get("/questions/imaging?return=contact").text
+    assert 'action="/questions/imaging"' in page

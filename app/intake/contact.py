@@ -121,6 +121,10 @@ _NAME_MESSAGES = {
 }
 
 
+class AgeMismatch(InvalidContact):
+    """The date of birth does not fit the age given in the questionnaire: the date or the age is wrong."""
+
+
 def age_on(born: date, day: date) -> int:
     """Age in whole years on ``day`` for someone born on ``born``."""
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
@@ -133,7 +137,7 @@ def check_birth_date(born: date, stated_age: int | None, today: date) -> date:
     if born.year < 1900:
         raise InvalidContact(N_("Date of birth must be after 1900"))
     if stated_age is not None and abs(age_on(born, today) - stated_age) > 1:
-        raise InvalidContact(
+        raise AgeMismatch(
             N_("This date of birth makes you %(age)s, but you told us you are %(stated)s. "
                "Check the date, or change your age in your answers"),
             age=age_on(born, today),

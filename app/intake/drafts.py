@@ -83,6 +83,16 @@ def save_contact(draft: Draft, contact: Mapping[str, Any], now: datetime) -> Non
     draft.updated_at = now
 
 
+# Where the draft keeps a contact form exactly as it was typed when it could not be accepted yet (an error,
+# or sent too soon after it was shown), so the patient finds it filled in when they come back to it.
+TYPED = "typed"
+
+
+def keep_typed(draft: Draft, typed: Mapping[str, str], now: datetime) -> None:
+    """Keep the contact form as typed (text as sent, nothing checked) beside any details already accepted."""
+    save_contact(draft, {**draft.contact, TYPED: dict(typed)}, now)
+
+
 def clear_contact(draft: Draft, now: datetime) -> None:
     """Forget the draft's copy of the contact details: the request sent from it holds them now."""
     save_contact(draft, {}, now)

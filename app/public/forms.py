@@ -184,6 +184,9 @@ class HoneypotForm(FlaskForm):
         return bool((self.ref_code.data or "").strip())
 
 
+TYPED_MAX = 2 * contact.MESSAGE_MAX  # longest box kept as typed: the message, with room to see it is too long
+
+
 class ContactForm(HoneypotForm):
     """The consultation request's contact details (spec section 2)."""
 
@@ -207,6 +210,7 @@ class ContactForm(HoneypotForm):
     def __init__(self, *args: Any, stated_age: int | None, today: date, region: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stated_age, self.today, self.region = stated_age, today, region
+        self.age_mismatch = False  # set when the date of birth does not fit the age given: offer to change the age
 
     def validate_first_name(self, field: Field) -> None:
         self._run(contact.clean_name, field.data, "first")
@@ -216,7 +220,13 @@ class ContactForm(HoneypotForm):
 
     def validate_date_of_birth(self, field: DateInputField) -> None:
         if field.data is not None:
-            self._run(contact.check_birth_date, field.data, self.stated_age, self.today)
+            try:
+                contact.check_birth_date(field.data, self.stated_age, self.today)
+            except contact.AgeMismatch as exc:
+                self.age_mismatch = True
+                raise ValidationError(gettext(exc.message, **exc.params)) from None
+            except InvalidContact as exc:
+                raise ValidationError(gettext(exc.message, **exc.params)) from None
 
     def validate_phone(self, field: Field) -> None:
         self._run(contact.normalise_phone, field.data, self.region)
@@ -252,6 +262,15 @@ class ContactForm(HoneypotForm):
             func(*args)
         except InvalidContact as exc:
             raise ValidationError(gettext(exc.message, **exc.params)) from None
+
+    def typed(self, formdata: Mapping[str, str]) -> dict[str, str]:
+        """This form's boxes as the browser sent them in ``formdata`` (bounded), to fill the form in again later.
+
+        The hidden bot box and the CSRF token are left out.
+        """
+        names = [*(f"{self.date_of_birth.name}-{part}" for part in DateInputField.PARTS),
+                 *(name for name in self._fields if name not in {"csrf_token", "ref_code", "date_of_birth"})]
+        return {name: str(formdata[name])[:TYPED_MAX] for name in names if formdata.get(name) is not None}
 
     def contact_data(self) -> dict[str, Any]:
         """JSON-ready values to keep in the draft until the request is sent."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from enum import Enum
 
 from flask import Blueprint, current_app, request
 
 from app.extensions import limiter
-from app.intake.drafts import save_contact
+from app.intake.drafts import keep_typed, save_contact
 from app.models import Draft
 from app.public.forms import ContactForm, HoneypotForm
 
@@ -34,17 +36,26 @@ def limit_patient_posts(bp: Blueprint) -> None:
     limiter.shared_limit(patient_post_limit, scope=PATIENT_POST_SCOPE, methods=["POST"])(bp)
 
 
-# Bot checks. A bot that is refused learns to adapt, so a post that looks automated is answered exactly
-# like a good one (the same redirect) but nothing is kept; the next page then finds no details and sends
-# the browser back to the form. Two signs, each cheap and invisible to people:
+# Bot checks. A bot that is refused learns to adapt, so a post with the honeypot filled is answered
+# exactly like a good one (the same redirect) but nothing is kept; the next page then finds no details and
+# sends the browser back to the form. Two signs, each cheap and invisible to people:
 # - a honeypot text box that people never see or reach (hidden by CSS, aria-hidden, out of the tab
 #   order, no autofill) but form-filling scripts fill in;
-# - the contact form posted sooner than FORM_MIN_SECONDS after it was first shown. The time is kept in
-#   the server-side draft rather than a signed form field, so it cannot be replayed from one page load,
-#   and it is never reset until the request is sent: a patient who comes back to change a detail, or
-#   whose first post was dropped, always passes on the next try.
+# - the contact form posted sooner than FORM_MIN_SECONDS after it was first shown. Browser autofill lets
+#   a real patient do that, so such a post is never dropped: the form comes back filled in exactly as
+#   sent, with a line asking them to check it and continue, and the next post passes. A script that posts
+#   once and moves on keeps nothing. The time is kept in the server-side draft rather than a signed form
+#   field, so it cannot be replayed from one page load, and it is never reset until the request is sent.
 # Only posts that are otherwise valid are judged, so an invalid post gets the usual error messages and
 # a bot learns nothing from the difference.
+
+
+class Verdict(Enum):
+    """What became of a valid contact form post."""
+
+    KEPT = "kept"  # the details are in the draft
+    DROPPED = "dropped"  # the honeypot was filled: nothing kept, answered as if kept
+    CHECK_AGAIN = "check again"  # sent too soon after the form was shown: kept as typed, shown again
 
 
 def mark_form_shown(draft: Draft, now: datetime) -> None:
@@ -69,24 +80,27 @@ def _filled_too_fast(draft: Draft, now: datetime) -> bool:
     return shown is None or now - shown < timedelta(seconds=minimum)
 
 
-def looks_automated(form: HoneypotForm, draft: Draft | None = None, now: datetime | None = None) -> bool:
-    """Whether a valid post should be quietly dropped: honeypot filled, or (given a draft) sent too soon.
+def looks_automated(form: HoneypotForm) -> bool:
+    """Whether a valid post should be quietly dropped: its honeypot box was filled in.
 
-    Logs one INFO line naming the page and the reason, never anything that was submitted.
+    Logs one INFO line naming the page, never anything that was submitted.
     """
-    if form.honeypot_filled():
-        reason = "the hidden field was filled in"
-    elif draft is not None and now is not None and _filled_too_fast(draft, now):
-        reason = "it was sent too soon after the form was shown"
-    else:
+    if not form.honeypot_filled():
         return False
-    log.info("Dropped a post to %s that looked automated: %s", request.endpoint, reason)
+    log.info("Dropped a post to %s that looked automated: the hidden field was filled in", request.endpoint)
     return True
 
 
-def accept_contact(form: ContactForm, draft: Draft, now: datetime) -> None:
-    """Keep the validated contact details in the draft, unless the post looks automated (then keep nothing)."""
-    if looks_automated(form, draft, now):
-        return
+def accept_contact(form: ContactForm, typed: Mapping[str, str], draft: Draft, now: datetime) -> Verdict:
+    """Keep the validated contact details in the draft, or say why not (``typed``: the form as sent)."""
+    if looks_automated(form):
+        return Verdict.DROPPED
+    if _filled_too_fast(draft, now):
+        log.info("A contact form was sent too soon after it was shown; it is shown again to check")
+        if _shown_at(draft) is None:
+            mark_form_shown(draft, now)
+        keep_typed(draft, typed, now)
+        return Verdict.CHECK_AGAIN
     shown = draft.contact.get(FORM_SHOWN_AT)
     save_contact(draft, {**form.contact_data(), **({FORM_SHOWN_AT: shown} if shown else {})}, now)
+    return Verdict.KEPT

@@ -8,18 +8,19 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.extensions import db
 from app.intake import contact
 from app.intake.contact import ContactDetails, InvalidContact, check_contact, format_phone
-from app.intake.drafts import clear_contact
+from app.intake.drafts import TYPED, clear_contact, keep_typed
 from app.intake.workflow import assessment_of, complete_screening, submit_request
 from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import ANSWERS_ONLY, WITH_RESULT, DraftExpired, current_draft, now, save_page
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
-from app.public.protection import accept_contact, limit_patient_posts, looks_automated, mark_form_shown
+from app.public.protection import Verdict, accept_contact, limit_patient_posts, looks_automated, mark_form_shown
 from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
@@ -30,6 +31,8 @@ from app.web.i18n import SUPPORTED, current_language, patient_date, remember_lan
 from app.web.mailer import deliver_soon, queue_new_request_email
 
 RETURN_TO_CHECK = "check"
+RETURN_TO_CONTACT = "contact"  # from the contact form's "change your age" link, back to the form
+AGE_PAGE = "age"
 
 # Every patient POST spends from one per-IP budget (RATELIMIT_PUBLIC_POST); GETs are free.
 limit_patient_posts(bp)
@@ -74,7 +77,10 @@ def question_page(slug: str) -> str | BaseResponse:
         abort(404)
     draft = current_draft(ANSWERS_ONLY)
     answers = draft.answers if draft else {}
-    returning = request.args.get("return") == RETURN_TO_CHECK
+    back_to = request.args.get("return")
+    if back_to == RETURN_TO_CONTACT and (draft is None or page.slug != AGE_PAGE):
+        back_to = None  # only the age can be changed on the way back to the contact form
+    returning = back_to == RETURN_TO_CHECK
     if not page.is_shown(answers):  # e.g. scan results after answering "no scan"
         return _after_page(page, answers, returning)
     gap = blocking_page(page, answers)
@@ -83,15 +89,35 @@ def question_page(slug: str) -> str | BaseResponse:
     form = form_class(page)(data=answers)
     form.earlier_answers = answers
     if form.validate_on_submit():
-        answers = save_page(draft, form.answers()).answers  # read before the commit expires the draft
+        before = draft.screening.category if draft is not None and draft.screening is not None else None
+        draft = save_page(draft, form.answers())
+        answers = draft.answers  # read before the commit expires the draft
+        if back_to == RETURN_TO_CONTACT and first_incomplete(answers) is None:
+            return _back_to_contact(draft, before)
         db.session.commit()
         if page.slug == "safety" and emergency_flags(answers["red_flags"]):
             return see_other("public.urgent")
         return _after_page(page, answers, returning)
     db.session.commit()  # the draft's activity time, when due
-    back = _back_url(previous_page(page, answers), returning)
-    return render_template("public/question.html", page=page, form=form, returning=returning, back_url=back,
+    back = (url_for("public.request_details") if back_to == RETURN_TO_CONTACT
+            else _back_url(previous_page(page, answers), returning))
+    return render_template("public/question.html", page=page, form=form, back_to=back_to, back_url=back,
                            step=STEPS.index(page.step) + 1, steps=len(STEPS))
+
+
+def _back_to_contact(draft: Draft, before: str | None) -> BaseResponse:
+    """After changing the age from the contact form: assess again, then back to the form, details kept.
+
+    If the new age changes the result (``before``: the category it had), the patient sees the new result
+    first; its button leads to the form.
+    """
+    try:
+        screening = complete_screening(db.session, draft, now())
+    except InvalidAnswers:
+        db.session.commit()
+        return see_other("public.check_answers")
+    db.session.commit()
+    return see_other("public.request_details" if screening.category == before else "public.result")
 
 
 def _after_page(page: Page, answers: dict[str, Any], returning: bool) -> BaseResponse:
@@ -175,16 +201,25 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     if screening.request is not None:
         return see_other("public.request_sent")
     saved = dict(draft.contact)
+    typed = saved.pop(TYPED, None)
     if not saved.get("preferred_language"):
         saved["preferred_language"] = current_language()  # the language they are reading in
-    form = ContactForm(data=saved, **_contact_context(screening.answers.get("age")))
+    # Coming back to a form that could not be accepted yet: it is shown exactly as it was typed.
+    refill = {"formdata": MultiDict(typed)} if typed and request.method == "GET" else {}
+    form = ContactForm(data=saved, **refill, **_contact_context(screening.answers.get("age")))
+    check_again = False
     if form.validate_on_submit():
-        accept_contact(form, draft, now())  # a post that looks automated is answered alike but not kept
+        verdict = accept_contact(form, form.typed(request.form), draft, now())
         db.session.commit()
-        return see_other("public.request_check")
+        if verdict is not Verdict.CHECK_AGAIN:  # a dropped post is answered as if it had been kept
+            return see_other("public.request_check")
+        check_again = True
+    elif form.is_submitted():
+        keep_typed(draft, form.typed(request.form), now())  # kept for a detour, e.g. to change the age
     mark_form_shown(draft, now())
     db.session.commit()
-    return render_template("public/request.html", form=form, options=contact.CHOICES)
+    return render_template("public/request.html", form=form, options=contact.CHOICES, check_again=check_again,
+                           change_age=url_for("public.question_page", slug=AGE_PAGE, **{"return": RETURN_TO_CONTACT}))
 
 
 def _contact_context(stated_age: Any) -> dict[str, object]:

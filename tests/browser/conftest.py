@@ -132,7 +132,19 @@ def live_server(
     127.0.0.1, and a browser run posts far more often than one patient. The database is a copy of the
     migrated template, so ``make test-postgres`` runs these tests on PostgreSQL too.
     """
-    workdir = tmp_path_factory.mktemp("browser")
+    yield from serve(tmp_path_factory.mktemp("browser"), migrated_template)
+
+
+@pytest.fixture(scope="package")
+def timed_server(
+    tmp_path_factory: pytest.TempPathFactory, migrated_template: Path | str, browser: Browser
+) -> Iterator[LiveServer]:
+    """A second server like ``live_server`` but with the contact form's bot timer on, as in production (3 s)."""
+    yield from serve(tmp_path_factory.mktemp("browser-timed"), migrated_template, FORM_MIN_SECONDS="3")
+
+
+def serve(workdir: Path, migrated_template: Path | str, **settings: str) -> Iterator[LiveServer]:
+    """Run the app under gunicorn on its own copy of the database until the generator is closed."""
     databases = Databases(workdir, migrated_template)
     database_url = databases.migrated("browser")
     port = _free_port()
@@ -148,6 +160,7 @@ def live_server(
         "RATELIMIT_PUBLIC_POST": "1000000 per minute",
         "RATELIMIT_LOGIN": "1000000 per minute",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **settings,
     }
     _cli(env, "staff", "create", STAFF_EMAIL, "--name", "Dana Front", "--role", "admin", "--password-stdin",
          stdin=f"{STAFF_PASSWORD}\n")

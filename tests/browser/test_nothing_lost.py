@@ -1,0 +1,86 @@
+"""Nothing a patient typed is lost (issue 21), in a real browser with JavaScript on and off, at 360 px.
+
+The contact form sent at autofill speed, and the age fixed from the contact form, each keep every detail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+from tests.answers import answers_with
+from tests.browser.conftest import LiveServer
+from tests.browser.patient import Patient
+from tests.journey import CONTACT
+
+pytestmark = pytest.mark.browser
+
+MODES = ("javascript", "no-javascript")
+TEXT_BOXES = ("first_name", "last_name", "date_of_birth", "date_of_birth-day", "date_of_birth-year", "phone")
+
+
+def _patient(new_context: Callable[..., BrowserContext], mode: str, base_url: str | None = None) -> Patient:
+    options = {"java_script_enabled": mode == "javascript", **({"base_url": base_url} if base_url else {})}
+    return Patient(new_context(**options).new_page(), mode)
+
+
+def _to_contact_form(patient: Patient, age: int = 72) -> None:
+    patient.answer_everything(answers_with(age=age))
+    patient.submit("See my result")
+    patient.follow("Request a consultation")
+    patient.expect_path("/request")
+
+
+def _expect_contact_kept(patient: Patient) -> None:
+    """Every one of the ten details is on the form as CONTACT typed it."""
+    page = patient.page
+    values = {"date_of_birth": CONTACT["date_of_birth-month"]}
+    for box in TEXT_BOXES:
+        expect(page.locator(f"#{box}")).to_have_value(values.get(box, CONTACT.get(box, "")))
+    expect(page.locator("#message")).to_have_value(CONTACT["message"])
+    for name in ("preferred_contact", "best_time", "preferred_language", "insurance"):
+        expect(page.locator(f"input[name={name}][value={CONTACT[name]}]")).to_be_checked()
+    expect(page.locator("#consent_contact")).to_be_checked()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_form_sent_at_autofill_speed_comes_back_filled_in(
+    new_context: Callable[..., BrowserContext], timed_server: LiveServer, mode: str
+) -> None:
+    patient = _patient(new_context, mode, timed_server.url)
+    _to_contact_form(patient)
+    patient.fill_contact(CONTACT)  # Playwright types the whole form well inside the 3 s minimum
+    patient.submit("Continue")
+    patient.expect_path("/request")
+    expect(patient.page.get_by_role("alert")).to_contain_text("Please check your details, then select Continue.")
+    expect(patient.page.locator(".error-summary")).to_have_count(0)
+    _expect_contact_kept(patient)
+    patient.page.wait_for_timeout(3_000)  # a person reading the line and checking
+    patient.submit("Continue")
+    patient.expect_path("/request/check")
+    expect(patient.page.locator("main")).to_contain_text(CONTACT["last_name"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fixing_the_age_from_the_contact_form_keeps_all_ten_details(
+    new_context: Callable[..., BrowserContext], mode: str
+) -> None:
+    patient = _patient(new_context, mode)
+    _to_contact_form(patient, age=60)  # CONTACT's date of birth makes them 72
+    patient.fill_contact(CONTACT)
+    patient.submit("Continue")
+    summary = patient.page.locator(".error-summary")
+    expect(summary).to_contain_text("but you told us you are 60")
+    patient.follow(re.compile(r"^Change your age in your answers$"))  # not the error summary's link
+    patient.expect_path("/questions/age")
+    patient.type_into("age", "72")
+    patient.submit("Continue")
+    patient.expect_path("/request")
+    _expect_contact_kept(patient)
+    expect(summary).to_have_count(0)
+    patient.submit("Continue")
+    patient.expect_path("/request/check")
+    expect(patient.page.locator("main")).to_contain_text("April 3, 1954")
