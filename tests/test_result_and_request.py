@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import threading
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.intake.reference import ALPHABET
 from app.models import ConsultationRequest, Draft, Screening
-from tests.answers import answers_with
+from tests.answers import BASE_ANSWERS, answers_with
 from tests.journey import CONTACT, csrf_token, error_messages, see_result, send_request
 
 JOURNEYS = {
@@ -256,3 +257,71 @@ def test_send_without_details_goes_back_to_the_form(app: Flask, client: FlaskCli
     response = client.post("/request/check", data={"csrf_token": token})
     assert response.headers["Location"] == "/request"
     assert count(app, ConsultationRequest) == 0
+
+
+# After sending: nothing leads to a silent second request, and the confirmation outlives the draft
+
+
+def test_after_sending_answers_cannot_be_changed_and_the_page_says_how_to_tell_the_clinic(
+    app: Flask, client: FlaskClient
+) -> None:
+    see_result(client, BASE_ANSWERS)
+    send_request(client)
+    reference = _only_reference(app)
+    assert "Check or change your answers" not in client.get("/result").text
+    assert "Request a consultation" not in client.get("/result").text
+    for path in ("/check-your-answers", "/questions/age", "/questions/safety"):
+        page = html.unescape(client.get(path).text)
+        assert "The clinic already has your request" in page, path
+        assert reference in page and "(415) 555-0134" in page
+        assert 'name="age"' not in page  # no form to change anything
+    token = csrf_token(client.get("/check-your-answers").text)
+    forged = client.post("/questions/age", data={"csrf_token": token, "age": "50"})
+    assert "The clinic already has your request" in forged.text
+    assert client.get("/request").headers["Location"] == "/request/sent"
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ConsultationRequest)) == 1
+
+
+def test_the_confirmation_reassures_after_the_draft_has_expired(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    send_request(client)
+    reference = _only_reference(app)
+    with app.app_context():
+        for draft in db.session.scalars(select(Draft)):
+            draft.updated_at -= timedelta(hours=3)
+        db.session.commit()
+    response = client.get("/request/sent")
+    assert response.headers["Location"] == "/session-ended"
+    page = html.unescape(client.get("/session-ended").text)
+    assert "Your request is safe with the clinic" in page and reference in page and "(415) 555-0134" in page
+    assert "deleted" not in page
+    page = html.unescape(client.get("/request/sent", follow_redirects=True).text)  # a reload later
+    assert "Your request is safe with the clinic" in page
+
+
+def test_start_a_new_self_check_for_someone_else(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    send_request(client)
+    page = client.get("/check-your-answers").text
+    response = client.post("/start-again", data={"csrf_token": csrf_token(page)})
+    assert response.headers["Location"] == "/"
+    assert 'name="red_flags"' in client.get("/questions/safety").text  # a fresh questionnaire
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ConsultationRequest)) == 1  # still there
+
+
+def test_a_session_that_sent_nothing_still_hears_its_answers_were_deleted(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    with app.app_context():
+        for draft in db.session.scalars(select(Draft)):
+            draft.updated_at -= timedelta(hours=3)
+        db.session.commit()
+    assert client.get("/result").headers["Location"] == "/session-ended"
+    assert "Your answers have been deleted" in html.unescape(client.get("/session-ended").text)
+
+
+def _only_reference(app: Flask) -> str:
+    with app.app_context():
+        return db.session.scalars(select(ConsultationRequest.reference)).one()

@@ -17,6 +17,9 @@ from app.models import Draft, Screening, utcnow
 from app.screening.rules import emergency_flags
 
 SESSION_KEY = "draft"
+# The reference of the request sent from this browser session, kept in the signed session cookie so the
+# confirmation can still reassure after the draft has expired. A reference says nothing about the patient.
+SENT_KEY = "sent"
 
 
 class DraftExpired(Exception):
@@ -47,6 +50,29 @@ def current_draft(options: Sequence[ORMOption] = ()) -> Draft | None:
         raise DraftExpired
     touch(draft, now())
     return draft
+
+
+def remember_sent(reference: str) -> None:
+    """Note in this browser session that its request was sent, under ``reference``."""
+    session[SENT_KEY] = reference
+
+
+def sent_reference() -> str | None:
+    """The reference of the request this browser session sent, if it sent one."""
+    value = session.get(SENT_KEY)
+    return value if isinstance(value, str) else None
+
+
+def start_over() -> None:
+    """Forget this browser session's draft and sent request, for a new self-check (the stored request stays).
+
+    The draft row is deleted at once rather than left to expire. The caller commits.
+    """
+    token = session.pop(SESSION_KEY, None)
+    session.pop(SENT_KEY, None)
+    draft = find_draft(db.session, token, now(), current_app.config["DRAFT_IDLE_TIMEOUT"]) if token else None
+    if draft is not None:
+        db.session.delete(draft)
 
 
 def save_page(draft: Draft | None, page_answers: dict[str, Any]) -> Draft:

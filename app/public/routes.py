@@ -18,7 +18,17 @@ from app.intake.drafts import TYPED, clear_contact, keep_typed
 from app.intake.workflow import assessment_of, complete_screening, submit_request
 from app.models import Draft, Screening
 from app.public import bp
-from app.public.drafts import ANSWERS_ONLY, WITH_RESULT, DraftExpired, current_draft, now, save_page
+from app.public.drafts import (
+    ANSWERS_ONLY,
+    WITH_RESULT,
+    DraftExpired,
+    current_draft,
+    now,
+    remember_sent,
+    save_page,
+    sent_reference,
+    start_over,
+)
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
 from app.public.protection import Verdict, accept_contact, limit_patient_posts, looks_automated, mark_form_shown
 from app.public.question_html import question_html
@@ -75,6 +85,8 @@ def question_page(slug: str) -> str | BaseResponse:
         page = get_page(slug)
     except UnknownPage:
         abort(404)
+    if sent_reference():
+        return _already_sent()
     draft = current_draft(ANSWERS_ONLY)
     answers = draft.answers if draft else {}
     back_to = request.args.get("return")
@@ -152,6 +164,8 @@ def urgent() -> str:
 @bp.route("/check-your-answers", methods=["GET", "POST"])
 def check_answers() -> str | BaseResponse:
     """Every answer with a Change link; confirming stores the screening and shows the result."""
+    if sent_reference():
+        return _already_sent()
     draft = current_draft()
     answers = draft.answers if draft else {}
     gap = first_incomplete(answers)
@@ -170,12 +184,19 @@ def check_answers() -> str | BaseResponse:
                            return_to=RETURN_TO_CHECK)
 
 
+def _already_sent() -> str:
+    """Answers cannot be changed once the request is sent: say the clinic has it and how to tell them of a change."""
+    return render_template("public/already_sent.html", reference=sent_reference(), form=ConfirmForm())
+
+
 def needs_result(view: Callable[[Draft, Screening], str | BaseResponse]) -> Callable[[], str | BaseResponse]:
     """Run ``view(draft, screening)`` once the patient has a result; otherwise send them to check their answers."""
 
     @wraps(view)
     def wrapped() -> str | BaseResponse:
         draft = current_draft(WITH_RESULT)
+        if draft is None and sent_reference():  # the draft has gone, the request is safe: say so
+            return see_other("public.expired")
         if draft is None or draft.screening is None:
             return see_other("public.check_answers")
         return view(draft, draft.screening)
@@ -263,6 +284,7 @@ def _store_request(draft: Draft, screening: Screening, details: ContactDetails) 
     moment = now()
     consultation, created = submit_request(db.session, screening, details, moment, language=current_language())
     clear_contact(draft, moment)  # the request row holds the details now; no second copy
+    remember_sent(consultation.reference)
     return created and queue_new_request_email(consultation)  # same transaction as the request
 
 
@@ -298,5 +320,14 @@ def choose_language(code: str) -> BaseResponse:
 
 @bp.get("/session-ended")
 def expired() -> str:
-    """The patient's answers were deleted after 2 hours without activity."""
-    return render_template("public/expired.html")
+    """The patient's answers were deleted after 2 hours without activity; a request already sent is safe."""
+    return render_template("public/expired.html", reference=sent_reference(), form=ConfirmForm())
+
+
+@bp.post("/start-again")
+def start_again() -> BaseResponse:
+    """A new self-check in this browser (for someone else, say): the last one's draft is forgotten."""
+    if ConfirmForm().validate_on_submit():
+        start_over()
+        db.session.commit()
+    return see_other("public.start")

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import text
 
 from config import CONFIGS
 from tests.answers import answers_with
@@ -35,6 +36,7 @@ from tests.browser.probes import (
     OVERFLOW_JS,
     TARGET_SIZE_JS,
 )
+from tests.conftest import raw_connection
 from tests.journey import CONTACT
 from tests.patient_pages import LEARN_PAGES
 
@@ -170,6 +172,13 @@ def walk_patient_pages(browser: Browser, live_server: LiveServer, language: str)
         submit(page)
         expect(page).to_have_url(re.compile("/request/sent$"))
         stops.append(measure(page, "request sent", language, "filled"))
+        page.goto("/questions/age")
+        stops.append(measure(page, "already sent", language, "filled"))
+        with raw_connection(live_server.database_url) as connection:  # the draft expires
+            connection.execute(text("UPDATE draft SET updated_at = :old"), {"old": datetime(2000, 1, 1)})
+        page.goto("/request/sent")
+        expect(page).to_have_url(re.compile("/session-ended$"))
+        stops.append(measure(page, "request safe", language, "filled"))
 
         page.context.clear_cookies()
         use_language(page, live_server, language, "/questions/safety")
@@ -304,7 +313,7 @@ def check(stops: list[Stop], attribute: str) -> None:
 
 
 def test_patient_pages_have_no_axe_violations(patient_stops: list[Stop]) -> None:
-    assert len(patient_stops) == 2 * len(FLOW) + 10 + len(LEARN_PAGES)
+    assert len(patient_stops) == 2 * len(FLOW) + 12 + len(LEARN_PAGES)
     check(patient_stops, "axe")
 
 

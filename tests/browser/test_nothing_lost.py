@@ -1,19 +1,23 @@
 """Nothing a patient typed is lost (issue 21), in a real browser with JavaScript on and off, at 360 px.
 
-The contact form sent at autofill speed, and the age fixed from the contact form, each keep every detail.
+The contact form sent at autofill speed, and the age fixed from the contact form, each keep every detail; the
+confirmation still reassures once the session has ended.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
+from sqlalchemy import text
 
 from tests.answers import answers_with
 from tests.browser.conftest import LiveServer
 from tests.browser.patient import Patient
+from tests.conftest import raw_connection
 from tests.journey import CONTACT
 
 pytestmark = pytest.mark.browser
@@ -84,3 +88,26 @@ def test_fixing_the_age_from_the_contact_form_keeps_all_ten_details(
     patient.submit("Continue")
     patient.expect_path("/request/check")
     expect(patient.page.locator("main")).to_contain_text("April 3, 1954")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_confirmation_reassures_after_the_session_has_ended(
+    new_context: Callable[..., BrowserContext], live_server: LiveServer, mode: str
+) -> None:
+    patient = _patient(new_context, mode)
+    patient.answer_everything(answers_with())
+    patient.submit("See my result")
+    reference = patient.send_request()
+    with raw_connection(live_server.database_url) as connection:  # two idle hours pass: the draft expires
+        connection.execute(text("UPDATE draft SET updated_at = :old"), {"old": datetime(2000, 1, 1)})
+    patient.page.reload()
+    heading = patient.page.get_by_role("heading", level=1)
+    expect(heading).to_have_text("Your request is safe with the clinic")
+    main = patient.page.locator("main")
+    expect(main).to_contain_text(reference)
+    expect(main).to_contain_text("(415) 555-0134")
+    expect(main).not_to_contain_text("deleted")
+    # Going back to change an answer says the clinic has the request; no blank contact form follows.
+    patient.goto("/questions/age")
+    expect(heading).to_have_text("The clinic already has your request")
+    expect(patient.page.locator("input[name=age]")).to_have_count(0)
