@@ -20,13 +20,14 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ConsultationRequest, Draft
+from app.screening.navigation import get_page
 from app.web.i18n import patient_date, safe_next
 from tests.answers import BASE_ANSWERS
 from tests.catalogues import KEYWORDS, ROOT, TRANSLATIONS
 from tests.conftest import Databases
 from tests.conftest import _make_app as make_test_app
 from tests.factories import login, make_staff
-from tests.journey import CONTACT, answer_all, csrf_token, error_messages, see_result, send_request
+from tests.journey import CONTACT, answer_all, csrf_token, error_messages, form_data, see_result, send_request
 from tests.patient_pages import LEARN_PAGES, choose_language, page_texts, patient_pages
 
 PO = TRANSLATIONS / "es" / "LC_MESSAGES" / "messages.po"
@@ -169,7 +170,10 @@ def test_page_is_in_spanish_without_english_text(
 
 def test_spanish_pages_keep_the_switch_back_to_english(spanish_pages: dict[str, str]) -> None:
     for name, html in spanish_pages.items():
-        assert re.search(r'<a href="/language/en\?next=[^"]*"[^>]*hreflang="en" lang="en"[^>]*>English</a>', html), name
+        link = r'<a href="/language/en\?next=[^"]*"[^>]*hreflang="en" lang="en"[^>]*>English</a>'
+        button = (r'<button type="submit" form="page-form" name="switch_language" value="en"[^>]*lang="en">'
+                  r"English</button>")
+        assert re.search(button if 'id="page-form"' in html else link, html), name
         assert re.search(r'hreflang="es" lang="es" aria-current="true">Español</a>', html), name
 
 
@@ -218,14 +222,20 @@ def _draft_row(app: Flask) -> tuple[dict, object]:
 
 def test_switch_goes_back_to_the_same_page_and_keeps_the_answers(app: Flask, client) -> None:
     answer_all(client, BASE_ANSWERS)
-    html = client.get("/questions/treatments?return=check").text
+    html = client.get("/check-your-answers").text
     link = re.search(r'<a href="([^"]+)"[^>]*hreflang="es"', html)
     assert link
     before = _draft_row(app)
     response = client.get(link.group(1).replace("&amp;", "&"))
     assert response.status_code == 303
-    assert response.headers["Location"] == "/questions/treatments?return=check"
+    assert response.headers["Location"] == "/check-your-answers"
     assert _draft_row(app) == before  # the draft is neither read nor touched
+    # On a question page the switch sends the page's form and comes back to it, ?return=check kept.
+    html = client.get("/questions/treatments?return=check").text
+    data = {"csrf_token": csrf_token(html), **form_data(get_page("treatments"), BASE_ANSWERS), "switch_language": "en"}
+    response = client.post("/questions/treatments?return=check", data=data)
+    assert response.headers["Location"] == "/questions/treatments?return=check"
+    choose_language(client, "es")
     spanish = client.get("/questions/symptoms").text
     assert '<html lang="es">' in spanish and "Sus síntomas" in spanish
     assert re.search(r'value="both_sides" checked', spanish)  # the answer is still there
@@ -426,3 +436,56 @@ def test_a_clinic_that_writes_day_first_asks_day_month_year(make_app) -> None:
 def test_an_unknown_date_order_stops_the_app_at_start(make_app) -> None:
     with pytest.raises(ValueError, match="CLINIC_DATE_ORDER"):
         make_app(CLINIC_DATE_ORDER="YDM")
+
+
+# The language switch on a page with a form sends the form, so nothing chosen is lost
+
+
+def _switch_buttons(html: str) -> list[tuple[str, str]]:
+    return re.findall(r'<button type="submit" form="([^"]+)" name="switch_language" value="(\w+)"', html)
+
+
+def test_switching_language_mid_page_keeps_the_choices_made(app: Flask, client) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    html = client.get("/questions/symptoms").text
+    assert _switch_buttons(html) == [("page-form", "es")] and '<form id="page-form"' in html
+    token = csrf_token(html)
+    response = client.post("/questions/symptoms",  # one of two questions answered, then "Español"
+                           data={"csrf_token": token, "leg_symptoms": "both_sides", "switch_language": "es"})
+    assert response.headers["Location"] == "/questions/symptoms"
+    page = client.get("/questions/symptoms").text
+    assert '<html lang="es">' in page
+    assert re.search(r'value="both_sides"\s+checked', page)
+    assert "error-summary" not in page  # the unanswered question is not an error yet
+    with app.app_context():
+        assert db.session.scalars(select(Draft)).one().answers["leg_symptoms"] == "both_sides"
+
+
+def test_a_switch_keeps_valid_answers_and_drops_only_what_is_invalid(app: Flask, client) -> None:
+    answer_all(client, {k: v for k, v in BASE_ANSWERS.items() if k not in ("symptom_duration", "pain_score", "age")})
+    token = csrf_token(client.get("/questions/pain").text)
+    client.post("/questions/pain", data={"csrf_token": token, "symptom_duration": "over_12_months",
+                                         "pain_score": "99", "switch_language": "es"})
+    with app.app_context():
+        answers = db.session.scalars(select(Draft)).one().answers
+    assert answers["symptom_duration"] == "over_12_months" and "pain_score" not in answers
+
+
+def test_switching_language_on_the_contact_form_keeps_what_was_typed(client) -> None:
+    see_result(client, BASE_ANSWERS)
+    token = csrf_token(client.get("/request").text)
+    half = {"first_name": "Ana", "last_name": "García", "phone": "(415) 555-0199", "best_time": "morning"}
+    response = client.post("/request", data={"csrf_token": token, **half, "switch_language": "es"})
+    assert response.headers["Location"] == "/request"
+    page = client.get("/request").text
+    assert '<html lang="es">' in page and "error-summary" not in page
+    assert 'value="García"' in page and 'value="(415) 555-0199"' in page
+    assert re.search(r'value="morning"\s+checked', page)
+
+
+def test_a_switch_without_a_valid_token_changes_nothing(app: Flask, client) -> None:
+    answer_all(client, {"red_flags": ["none"]})
+    response = client.post("/questions/symptoms", data={"leg_symptoms": "none", "switch_language": "es"})
+    assert response.status_code == 400
+    with app.app_context():
+        assert "leg_symptoms" not in db.session.scalars(select(Draft)).one().answers

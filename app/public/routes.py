@@ -100,6 +100,14 @@ def question_page(slug: str) -> str | BaseResponse:
         return see_other("public.question_page", slug=gap.slug)
     form = form_class(page)(data=answers)
     form.earlier_answers = answers
+    switch = _switch_requested()
+    if switch:  # keep every answer on the page that is valid, then show the page again in the other language
+        form.validate()
+        chosen = {name: value for name, value in form.answers().items()
+                  if name not in form.errors and value not in (None, [])}
+        if chosen:
+            save_page(draft, chosen)
+        return _switched(switch, "public.question_page", slug=page.slug, **({"return": back_to} if back_to else {}))
     if form.validate_on_submit():
         before = draft.screening.category if draft is not None and draft.screening is not None else None
         draft = save_page(draft, form.answers())
@@ -228,6 +236,10 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
     # Coming back to a form that could not be accepted yet: it is shown exactly as it was typed.
     refill = {"formdata": MultiDict(typed)} if typed and request.method == "GET" else {}
     form = ContactForm(data=saved, **refill, **_contact_context(screening.answers.get("age")))
+    switch = _switch_requested()
+    if switch:  # the form as typed, shown again in the other language
+        keep_typed(draft, form.typed(request.form), now())
+        return _switched(switch, "public.request_details")
     check_again = False
     if form.validate_on_submit():
         verdict = accept_contact(form, form.typed(request.form), draft, now())
@@ -304,6 +316,22 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
 def _clinic_day(moment: datetime) -> str:
     """The day of ``moment`` in the clinic's time zone, written for the patient (for the printout)."""
     return patient_date(moment.astimezone(current_app.extensions["clinic"].timezone).date())
+
+
+def _switch_requested() -> str | None:
+    """The language a form post asks to switch to (the header's switch on a page with a form), if any.
+
+    The post has passed the CSRF check (CSRFProtect guards every POST) before the view runs.
+    """
+    code = request.form.get("switch_language") if request.method == "POST" else None
+    return code if code in SUPPORTED else None
+
+
+def _switched(code: str, endpoint: str, **values: object) -> BaseResponse:
+    """Remember ``code`` as the patient's language, commit what the page kept, and show the page again."""
+    remember_language(code)
+    db.session.commit()
+    return see_other(endpoint, **values)
 
 
 @bp.get("/language/<code>")

@@ -54,8 +54,8 @@ def test_patient_gets_a_likely_result_and_sends_a_request(
     assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", reference), reference
     assert stored_request(live_server, reference) == ("likely", "new", "es")
 
-    patient.goto("/session-ended")  # where an expired draft leads
-    expect(patient.page.get_by_role("heading", level=1)).to_have_text("Your answers have been deleted")
+    patient.goto("/session-ended")  # where an expired draft leads: after sending, it reassures
+    expect(patient.page.get_by_role("heading", level=1)).to_have_text("Your request is safe with the clinic")
     patient.shoot("session-ended")
     if mode == "javascript":
         assert len(patient.shot) == 2 * (len(FLOW) + 7)

@@ -111,3 +111,46 @@ def test_the_confirmation_reassures_after_the_session_has_ended(
     patient.goto("/questions/age")
     expect(heading).to_have_text("The clinic already has your request")
     expect(patient.page.locator("input[name=age]")).to_have_count(0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_switching_language_mid_page_keeps_a_half_filled_page(
+    new_context: Callable[..., BrowserContext], mode: str
+) -> None:
+    patient = _patient(new_context, mode)
+    page = patient.page
+    patient.goto("/questions/safety")
+    patient.answer_and_continue("safety", {"red_flags": ["none"]})
+    patient.answer("symptoms", {"leg_symptoms": "one_side"})  # one of the two questions
+    page.get_by_role("button", name="Español").click()
+    page.wait_for_load_state()
+    patient.expect_path("/questions/symptoms")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator("input[name=leg_symptoms][value=one_side]")).to_be_checked()
+    expect(page.locator(".error-summary")).to_have_count(0)
+    # Back to English with the second answer chosen too: both kept, still on the same page.
+    patient.answer("symptoms", {"main_pain": "legs"})
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    patient.expect_path("/questions/symptoms")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("input[name=leg_symptoms][value=one_side]")).to_be_checked()
+    expect(page.locator("input[name=main_pain][value=legs]")).to_be_checked()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_switching_language_on_the_contact_form_keeps_what_was_typed(
+    new_context: Callable[..., BrowserContext], mode: str
+) -> None:
+    patient = _patient(new_context, mode)
+    _to_contact_form(patient)
+    patient.type_into("first_name", CONTACT["first_name"])
+    patient.type_into("phone", CONTACT["phone"])
+    patient.choose("best_time", CONTACT["best_time"])
+    patient.page.get_by_role("button", name="Español").click()
+    patient.page.wait_for_load_state()
+    patient.expect_path("/request")
+    expect(patient.page.locator("html")).to_have_attribute("lang", "es")
+    expect(patient.page.locator("#first_name")).to_have_value(CONTACT["first_name"])
+    expect(patient.page.locator("#phone")).to_have_value(CONTACT["phone"])
+    expect(patient.page.locator(f"input[name=best_time][value={CONTACT['best_time']}]")).to_be_checked()
