@@ -41,7 +41,7 @@ CAUTION_ANSWERS: dict[str, dict[str, Any]] = {
     "K5": answers_with(vascular_disease="not_sure"),
     "K6": answers_with(prior_back_surgery="yes", prior_surgery_type="decompression"),
     "K7": answers_with(mri_findings=["stenosis", "thick_ligament", "slipped_vertebra"]),
-    "K8": answers_with(had_mri="no", mri_findings=None),
+    "K8": answers_with(had_mri="yes_older"),
     "K9": answers_with(pain_when_seated="yes"),
     "K10": answers_with(walking_limit="cannot_walk"),
     "K11": answers_with(blood_thinners=["antiplatelet"], thinner_hold_risk="yes"),
@@ -79,6 +79,30 @@ def test_the_checklist_never_tells_a_patient_to_stop_a_medicine() -> None:
     for text in [*CAUTION_ITEMS.values(), *(text for _, text in EVERYONE_ITEMS)]:
         assert not re.search(r"\bstop (taking|your)\b", text, re.IGNORECASE), text
     assert "Do not stop it on your own" in CAUTION_ITEMS["K1"]
+
+
+def test_no_page_asks_a_patient_with_no_scan_to_bring_one(app: Flask, client: FlaskClient) -> None:
+    answers = answers_with(had_mri="no", mri_findings=None)
+    result = text_of(see_result(client, answers).text)
+    send_request(client)
+    sent = text_of(client.get("/request/sent").text)
+    reference = patient_request(app, answers)
+    staff = app.test_client()
+    login(staff, make_staff(app, "clinician"))
+    checklist = html.unescape(staff.get(f"/staff/requests/{reference}").text)
+    for page in (result, sent):
+        assert "Ask the clinic about getting an MRI or CT scan of your lower back." in page
+        assert "You have not had an MRI or CT scan, so we cannot tell yet" in page or page is sent
+        assert not re.search(r"[Bb]ring (the report of )?your (latest )?(MRI|scan)", page), page
+        assert "older scan" not in page
+    assert "Ask the clinic about getting an MRI or CT scan" in checklist
+
+
+def test_the_result_says_each_caution_once(client: FlaskClient) -> None:
+    result = text_of(see_result(client, CAUTION_ANSWERS["K1"]).text)
+    assert result.count("blood thinner") == 1  # the checklist's line, not also a note above it
+    result = text_of(see_result(client, answers_with(red_flags=["cancer_history"])).text)
+    assert result.count("cancer") == 2  # "Talk to a doctor soon", and what to tell the doctor
 
 
 def test_the_checklist_lists_the_cautions_in_order_then_what_everyone_brings() -> None:

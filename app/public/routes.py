@@ -37,6 +37,7 @@ from app.screening.checklist import visit_checklist
 from app.screening.navigation import UnknownPage, blocking_page, first_incomplete, get_page, next_page, previous_page
 from app.screening.questions import BY_FIELD, PAGES, STEPS, Page, describe_by_step
 from app.screening.rules import emergency_flags
+from app.screening.texts import unmet_text
 from app.web.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.web.mailer import deliver_soon, queue_new_request_email
 
@@ -56,7 +57,7 @@ def see_other(endpoint: str, **values: object) -> BaseResponse:
 @bp.context_processor
 def questionnaire() -> dict[str, object]:
     """The question definitions, and the cached rendering of a question, for the templates that show them."""
-    return {"questions": BY_FIELD, "question_html": question_html}
+    return {"questions": BY_FIELD, "question_html": question_html, "unmet_text": unmet_text}
 
 
 @bp.after_request
@@ -218,7 +219,8 @@ def result(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The screening result with its reasons, cautions and next step."""
     assessment = assessment_of(screening)
     page = render_template("public/result.html", screening=screening, assessment=assessment,
-                           checklist=visit_checklist(assessment.cautions), done_on=_clinic_day(screening.created_at))
+                           checklist=visit_checklist(assessment.cautions, screening.answers),
+                           done_on=_clinic_day(screening.created_at))
     db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired
     return page
 
@@ -306,7 +308,7 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The confirmation: the reference to quote, what happens next, and the clinic's number."""
     if screening.request is None:
         return see_other("public.request_details")
-    checklist = visit_checklist(assessment_of(screening).cautions)
+    checklist = visit_checklist(assessment_of(screening).cautions, screening.answers)
     page = render_template("public/request_sent.html", consultation=screening.request, checklist=checklist,
                            done_on=_clinic_day(screening.request.created_at))
     db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired

@@ -7,8 +7,9 @@ written here). Items say what to bring or tell; they never tell a patient to sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.platform.i18n_marker import N_
 
@@ -22,7 +23,7 @@ CAUTION_ITEMS: dict[str, str] = {
              "a plan with the doctor who prescribes it."),
     "K2": N_("Tell the doctor about any bleeding problem. For example, you bruise easily or bleed for a long "
              "time after a cut."),
-    "K3": N_("Tell us if you cannot lie on your stomach for about an hour."),
+    "K3": N_("Tell the doctor if you cannot lie on your stomach for about an hour."),
     "K4": N_("Tell the doctor what went wrong when you had sedation before."),
     "K5": N_("Tell the doctor about any problem with blood flow in your legs or with your hips."),
     "K6": N_("Bring the records of your back surgery: when and where you had it, and what was done."),
@@ -54,7 +55,20 @@ class ChecklistItem:
     from_caution: bool
 
 
-def visit_checklist(cautions: Iterable[str]) -> list[ChecklistItem]:
-    """The checklist for these caution ids: their items in the order given, then the items for everyone."""
-    own = [ChecklistItem(caution, CAUTION_ITEMS[caution], True) for caution in cautions]
-    return own + [ChecklistItem(name, text, False) for name, text in EVERYONE_ITEMS]
+# For a patient who said they have had no MRI or CT scan: nothing asks them to bring one.
+NO_SCAN_ITEMS: dict[str, str] = {
+    "K8": N_("Ask the clinic about getting an MRI or CT scan of your lower back. You need one from the last "
+             "12 months."),
+}
+
+
+def visit_checklist(cautions: Iterable[str], answers: Mapping[str, Any] | None = None) -> list[ChecklistItem]:
+    """The checklist for these caution ids: their items in the order given, then the items for everyone.
+
+    ``answers`` (the screening's) leave out what does not apply: no scan to bring for someone who has none.
+    """
+    no_scan = answers is not None and answers.get("had_mri") == "no"
+    own = [ChecklistItem(caution, (NO_SCAN_ITEMS.get(caution) if no_scan else None) or CAUTION_ITEMS[caution], True)
+           for caution in cautions]
+    return own + [ChecklistItem(name, text, False) for name, text in EVERYONE_ITEMS
+                  if not (no_scan and name == "scan")]

@@ -8,7 +8,9 @@ spec section 6.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app.platform.i18n_marker import N_
 
@@ -204,3 +206,16 @@ UNMET_TEXTS: dict[str, str] = {
     "C6": N_("You rated your average pain below 5 out of 10."),
     "C7": N_("You are under 50. Most people helped by MILD are older."),
 }
+
+# The 'what is missing' wording for a patient who said they have had no MRI or CT scan.
+UNMET_NO_SCAN_TEXTS: dict[str, str] = {
+    "C4": N_("You have not had an MRI or CT scan, so we cannot tell yet if your spine has a thick ligament. "
+             "The clinic can help arrange a scan."),
+}
+
+
+def unmet_text(rule_id: str, answers: Mapping[str, Any]) -> str:
+    """What the patient reads for an unmet criterion, worded for their answers (no scan to bring if none)."""
+    if answers.get("had_mri") == "no" and rule_id in UNMET_NO_SCAN_TEXTS:
+        return UNMET_NO_SCAN_TEXTS[rule_id]
+    return UNMET_TEXTS[rule_id]

@@ -75,7 +75,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
     page = render_template(
         template, r=req, screening=req.screening, assessment=assessment, current=view, rule_version=RULE_VERSION,
         surgery_type=_surgery_type(req.screening.answers),
-        checklist=visit_checklist(assessment.cautions),
+        checklist=visit_checklist(assessment.cautions, req.screening.answers),
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,

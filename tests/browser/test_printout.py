@@ -51,8 +51,11 @@ def expect_printout(page: Page) -> None:
     expect(page.locator(".checklist")).to_be_visible()
     for caution in ("K1", "K3", "K8"):
         expect(page.locator(f".checklist [data-item={caution}]")).to_have_text(CAUTION_ITEMS[caution])
+    box = "e => getComputedStyle(e, '::before').content"
+    assert page.locator(".checklist li").first.evaluate(box) == '""'  # a box to tick on paper
     page.emulate_media(media="screen")
     expect(page.locator(".print-heading")).to_be_hidden()
+    assert page.locator(".checklist li").first.evaluate(box) == "none"  # on screen, no box that cannot be ticked
     expect(page.locator(".language-select")).to_be_visible()
 
 
