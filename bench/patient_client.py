@@ -76,6 +76,7 @@ def contact_form(marker: str, number: int) -> dict[str, str]:
         "best_time": "morning",
         "preferred_language": "en",
         "insurance": "medicare",
+        "voicemail": "yes",
         "message": f"Please call after 10. {MARKER_PREFIX}{marker}",
         "consent_contact": "y",
     }

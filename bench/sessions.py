@@ -38,7 +38,7 @@ def contact_details(number: int) -> dict[str, Any]:
         "first_name": "Load", "last_name": f"Patient{number}", "date_of_birth": date(1954, 4, 3).isoformat(),
         "phone": f"(415) 555-01{number % 100:02d}", "email": "", "preferred_contact": "phone",
         "best_time": "morning", "preferred_language": "en", "insurance": "medicare",
-        "message": "Please call after 10.", "consent_contact": True,
+        "message": "Please call after 10.", "consent_contact": True, "voicemail": "yes",
     }
 
 

@@ -23,6 +23,7 @@ CONTACT: dict[str, Any] = {
     "best_time": "morning",
     "preferred_language": "es",
     "insurance": "medicare",
+    "voicemail": "yes",
     "message": "Please call after 10.",
     "consent_contact": "y",
 }

@@ -159,6 +159,7 @@ def test_every_resource_of_a_request_is_valid_and_the_assessment_reads_back(cate
            "first_name": "Ana", "last_name": "García", "date_of_birth": date(1954, 4, 3), "phone": "+14155550199",
            "email": "ana@example.com", "preferred_contact": "text", "best_time": "morning",
            "preferred_language": "es", "insurance": "medicare", "message": "Call after 10",
+           "other_language": None, "voicemail": "no", "proxy_name": "María López", "proxy_relationship": "hija",
            "answers": answers, "assessment": assess(answers).to_dict(), "score": assess(answers).score,
            "cook_score": assess(answers).cook_score, "rule_version": RULE_VERSION}
     entries = request_entries(row, BASE)
@@ -170,6 +171,7 @@ def test_every_resource_of_a_request_is_valid_and_the_assessment_reads_back(cate
     assert assessment_from_risk_assessment(risk, BASE) == assess(answers)
     assert assess(answers_from_response(response)) == assess(answers)
     assert patient["name"] == [{"use": "official", "family": "García", "given": ["Ana"]}]
+    assert patient["contact"] == [{"relationship": [{"text": "hija"}], "name": {"text": "María López"}}]
     assert {(t["system"], t["rank"]) for t in patient["telecom"]} == {("phone", 2), ("sms", 1), ("email", 2)}
     assert (service["status"], service["note"]) == ("completed", [{"text": "Call after 10"}])
     assert service["priority"] == ("urgent" if category == "emergency" else "routine")

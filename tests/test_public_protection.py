@@ -326,6 +326,9 @@ def test_every_contact_box_has_the_servers_maxlength(client: FlaskClient) -> Non
         "phone": "32",
         "email": str(contact.EMAIL_MAX),
         "message": str(contact.MESSAGE_MAX),
+        "other_language": str(contact.OTHER_LANGUAGE_MAX),
+        "proxy_name": str(contact.NAME_MAX),
+        "proxy_relationship": str(contact.RELATIONSHIP_MAX),
     }
     assert set(boxes) >= DATE_PARTS
 

@@ -327,3 +327,24 @@ def test_a_session_that_sent_nothing_still_hears_its_answers_were_deleted(app: F
 def _only_reference(app: Flask) -> str:
     with app.app_context():
         return db.session.scalars(select(ConsultationRequest.reference)).one()
+
+
+@pytest.mark.parametrize(("changes", "errors"), [
+    ({"voicemail": ""}, {"voicemail": "Select if the clinic may leave a voicemail message"}),
+    ({"proxy_relationship": "son"}, {"proxy_name": "Enter the name of the person who may answer for you"}),
+    ({"proxy_name": "Luis"},
+     {"proxy_relationship": "Enter how they are related to you, for example daughter or friend"}),
+    ({"preferred_language": "other", "other_language": "x" * 61},
+     {"other_language": "Language must be 60 letters or fewer"}),
+    ({"preferred_language": "en", "other_language": "Tagalog"}, {}),  # ignored unless "Another language"
+])
+def test_the_new_contact_questions_say_what_to_fix(
+    app: Flask, client: FlaskClient, changes: dict[str, str], errors: dict[str, str]
+) -> None:
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT, **changes})
+    assert error_messages(response.text) == errors
+    if not errors:
+        client.post("/request/check", data={"csrf_token": token})
+        assert stored_request(app).other_language is None

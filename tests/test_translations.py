@@ -6,6 +6,8 @@ the extraction here uses babel.cfg and the same keywords as ``make translations-
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import subprocess
 import sys
@@ -318,21 +320,31 @@ def _stored(app: Flask) -> ConsultationRequest:
 def test_the_request_records_the_language_and_staff_see_it_in_english(app: Flask, client) -> None:
     choose_language(client, "es")
     see_result(client, BASE_ANSWERS)
-    assert send_request(client, {**CONTACT, "preferred_language": "other"}).headers["Location"] == "/request/sent"
+    token = csrf_token(client.get("/request").text)
+    response = client.post("/request", data={"csrf_token": token, **CONTACT, "preferred_language": "other"})
+    assert error_messages(response.text) == {"other_language": "Escriba el idioma en el que quiere hablar"}
+    other = {**CONTACT, "preferred_language": "other", "other_language": "Mixteco", "proxy_name": "Rosa Pérez",
+             "proxy_relationship": "sobrina", "voicemail": "no"}
+    assert send_request(client, other).headers["Location"] == "/request/sent"
     request = _stored(app)
     assert (request.screen_language, request.preferred_language) == ("es", "other")
+    assert (request.other_language, request.voicemail) == ("Mixteco", "no")
+    assert (request.proxy_name, request.proxy_relationship) == ("Rosa Pérez", "sobrina")
 
     staff = app.test_client()
     login(staff, make_staff(app, "frontdesk"))
     html = staff.get(f"/staff/requests/{request.reference}", headers={"Accept-Language": "es"}).text
     assert '<html lang="en">' in html
     assert re.search(r"<dt>Self-check in</dt><dd>Spanish \(Español\)</dd>", html)
-    assert re.search(r"<dt>Language</dt><dd>Another language</dd>", html)
+    assert re.search(r"<dt>Language</dt><dd>Another language: <strong>Mixteco</strong></dd>", html)
+    assert re.search(r"<dt>Voicemail</dt><dd><strong>No voicemail</strong></dd>", html)
+    assert re.search(r"<dt>May answer for them</dt><dd>Rosa Pérez \(sobrina\)</dd>", html)
     assert "Your leg symptoms come on when you stand or walk" not in html  # staff texts, not patient texts
     assert "Do you have pain, numbness, tingling, weakness or heaviness in your buttocks or legs?" in html
     csv_text = staff.get("/staff/requests.csv").data.decode("utf-8")
-    header, row = csv_text.lstrip("\ufeff").splitlines()[:2]
-    assert row.split(",")[header.split(",").index("screen_language")] == "es"
+    cells = next(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"), newline="")))
+    assert (cells["screen_language"], cells["other_language"], cells["voicemail"]) == ("es", "Mixteco", "no")
+    assert (cells["proxy_name"], cells["proxy_relationship"]) == ("Rosa Pérez", "sobrina")
 
 
 def test_an_english_request_records_english(app: Flask, client) -> None:

@@ -156,7 +156,8 @@ assert _KEYS == (  # noqa: S101 - the row unpacking in ``Lines.line`` and ``_bat
     "reference", "status", "outcome", "category", "score", "cook_score", "rule_version", "created_at", "updated_at",
     "scheduled_for", "assignee", "duplicate_of", "first_name", "last_name", "date_of_birth", "phone", "email",
     "preferred_contact", "best_time", "preferred_language", "screen_language", "insurance", "message",
-    "consent_contact", "answers", "category_rank", "id", "rules")
+    "consent_contact", "other_language", "voicemail", "proxy_name", "proxy_relationship", "answers",
+    "category_rank", "id", "rules")
 assert tuple(column.key for column in CSV_SELECTED[-3:]) == _RULE_KEYS  # noqa: S101
 
 
@@ -209,7 +210,8 @@ class Lines:
         ring = keyring()
         # One decryptor per encrypted column, bound to that column's purpose (as its column type reads it).
         self.decryptors = {name: ring.decryptor(getattr(ConsultationRequest, name).type.purpose)
-                           for name in ("first_name", "last_name", "date_of_birth", "phone", "email", "message")}
+                           for name in ("first_name", "last_name", "date_of_birth", "phone", "email", "message",
+                                        "other_language", "proxy_name", "proxy_relationship")}
         self.birth_date_from_text: Callable[[str], date] = ConsultationRequest.date_of_birth.type.from_text
         self.segments = _Segments()
         self.choices = {name: {option.code: (cell(option.code), cell(contact.label(name, option.code)))
@@ -269,7 +271,8 @@ class Lines:
                  "first_name", "last_name", "date_of_birth", "phone", "email"]
         for name in contact.CHOICES:
             names += [name, f"{name}_label"]
-        names += ["message", "consent_contact", "screen_language"]
+        names += ["message", "consent_contact", "screen_language", "other_language", "voicemail", "proxy_name",
+                  "proxy_relationship"]
         for _, _, question in self.answers:
             names += [question.field, f"{question.field}_label"]
         return [*names, "reasons", "unmet", "cautions"]
@@ -294,7 +297,7 @@ class Lines:
         (reference, status, outcome, category, score, cook_score, rule_version, created_at, updated_at,
          scheduled_for, assignee, duplicate_of, first_name, last_name, date_of_birth, phone, email,
          preferred_contact, best_time, preferred_language, screen_language, insurance, message,
-         consent_contact, answers, _rank, _id, rules) = raw
+         consent_contact, other_language, voicemail, proxy_name, proxy_relationship, answers, _rank, _id, rules) = raw
         tz = self.tz
         decrypt = self.decryptors
         contact_by, time_by, language_by, insurance_by = self.choice_tables
@@ -305,6 +308,8 @@ class Lines:
         phone = "" if phone is None else decrypt["phone"](phone)
         email = "" if email is None else decrypt["email"](email)
         message = "" if message is None else decrypt["message"](message)
+        extra = ["" if value is None else decrypt[name](value) for name, value in (
+            ("other_language", other_language), ("proxy_name", proxy_name), ("proxy_relationship", proxy_relationship))]
         self.writer.writerow((
             cell(reference), cell(status), cell(outcome), cell(category), cell(score), cell(cook_score),
             cell(rule_version),
@@ -328,6 +333,7 @@ class Lines:
             "'" + message if message[:1] in _FORMULA_FIRST else message,
             "" if consent_contact is None else ("yes" if consent_contact else "no"),  # SQLite's 0/1 or a bool
             cell(screen_language),
+            cell(extra[0]), cell(voicemail), cell(extra[1]), cell(extra[2]),
         ))
         parts = [self.lines.pop()[:-2]]  # the row's own cells, without their CRLF
         append = parts.append
@@ -363,4 +369,7 @@ _KINDS = {Kind.INTEGER: _INTEGER, Kind.MULTI: _MULTI}
 
 def keyset_of(raw: Sequence[Any]) -> dict[str, Any]:
     """A raw row's keyset values as the typed statement binds them (created_at parsed as ``UTCDateTime`` reads it)."""
-    return {"category_rank": raw[25], "created_at": _moment(raw[7]), "id": raw[26]}
+    return {"category_rank": raw[_RANK_AT], "created_at": _moment(raw[_CREATED_AT]), "id": raw[_ID_AT]}
+
+
+_RANK_AT, _CREATED_AT, _ID_AT = (_KEYS.index(key) for key in ("category_rank", "created_at", "id"))

@@ -51,10 +51,11 @@ def patient(row: Row, base_url: str) -> Resource:
         telecom.append({"system": "sms", "value": row["phone"], "rank": 1})
     if row["email"]:
         telecom.append({"system": "email", "value": row["email"], "rank": 1 if preferred == "email" else 2})
-    language: dict[str, Any] = {"text": str(contact.label("preferred_language", row["preferred_language"]))}
+    language: dict[str, Any] = {"text": row["other_language"] if row["other_language"] else
+                                str(contact.label("preferred_language", row["preferred_language"]))}
     if row["preferred_language"] in ("en", "es"):
         language["coding"] = [{"system": "urn:ietf:bcp:47", "code": row["preferred_language"]}]
-    return {
+    resource: Resource = {
         "resourceType": "Patient",
         "id": resource_id("Patient", reference),
         "extension": [
@@ -67,6 +68,10 @@ def patient(row: Row, base_url: str) -> Resource:
         "birthDate": row["date_of_birth"].isoformat(),
         "communication": [{"language": language, "preferred": True}],
     }
+    if row["proxy_name"]:  # someone the patient said may answer for them
+        resource["contact"] = [{"relationship": [{"text": row["proxy_relationship"]}],
+                                "name": {"text": row["proxy_name"]}}]
+    return resource
 
 
 def risk_assessment(row: Row, base_url: str) -> Resource:

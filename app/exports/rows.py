@@ -36,7 +36,9 @@ SELECTED = (
     ConsultationRequest.phone, ConsultationRequest.email, ConsultationRequest.preferred_contact,
     ConsultationRequest.best_time, ConsultationRequest.preferred_language, ConsultationRequest.screen_language,
     ConsultationRequest.insurance,
-    ConsultationRequest.message, ConsultationRequest.consent_contact, Screening.answers, Screening.assessment,
+    ConsultationRequest.message, ConsultationRequest.consent_contact, ConsultationRequest.other_language,
+    ConsultationRequest.voicemail, ConsultationRequest.proxy_name, ConsultationRequest.proxy_relationship,
+    Screening.answers, Screening.assessment,
     ConsultationRequest.category_rank, ConsultationRequest.id,
 )
 

@@ -47,12 +47,21 @@ INSURANCE = (
     Option("other", N_("Other")),
     Option("not_sure", N_("I’m not sure")),
 )
+VOICEMAIL = (
+    Option("yes", N_("Yes, you may leave a message")),
+    Option("no", N_("No, do not leave a message")),
+)
+# The contact choices with a code and label column each in the CSV export, in its column order.
 CHOICES: dict[str, tuple[Option, ...]] = {
     "preferred_contact": PREFERRED_CONTACT,
     "best_time": BEST_TIME,
     "preferred_language": PREFERRED_LANGUAGE,
     "insurance": INSURANCE,
 }
+# Every contact choice (the export writes voicemail as its code only, beside the other details it added).
+ALL_CHOICES: dict[str, tuple[Option, ...]] = {**CHOICES, "voicemail": VOICEMAIL}
+OTHER_LANGUAGE_MAX = 60
+RELATIONSHIP_MAX = 60
 
 # Messages the patient form also raises itself (app/public/forms.py).
 EMAIL_NEEDED = N_("Enter an email address, or choose another way for us to contact you")
@@ -91,6 +100,10 @@ class ContactDetails:
     insurance: str
     message: str | None
     consent_contact: bool
+    other_language: str | None = None  # written out when preferred_language is "other"
+    voicemail: str | None = None  # "yes" or "no": may the clinic leave a voicemail message
+    proxy_name: str | None = None  # someone who may answer for the patient (optional)
+    proxy_relationship: str | None = None
 
 
 def clean_name(raw: str, which: str) -> str:
@@ -191,7 +204,7 @@ def normalise_email(raw: str | None) -> str | None:
 
 def check_choice(name: str, value: Any) -> str:
     """One of the codes for ``name``."""
-    if value not in {option.code for option in CHOICES[name]}:
+    if value not in {option.code for option in ALL_CHOICES[name]}:
         raise InvalidContact(_CHOICE_MESSAGES[name])
     return str(value)
 
@@ -201,6 +214,7 @@ _CHOICE_MESSAGES = {
     "best_time": N_("Select the best time to contact you"),
     "preferred_language": N_("Select the language you would like to speak"),
     "insurance": N_("Select your health insurance, or ‘I’m not sure’"),
+    "voicemail": N_("Select if the clinic may leave a voicemail message"),
 }
 
 
@@ -215,6 +229,7 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
         raise InvalidContact(MESSAGE_TOO_LONG, max=MESSAGE_MAX)
     if data.get("consent_contact") is not True:
         raise InvalidContact(CONSENT_NEEDED)
+    proxy_name, proxy_relationship = check_proxy(data.get("proxy_name"), data.get("proxy_relationship"))
     born = data.get("date_of_birth")
     if isinstance(born, str):
         try:
@@ -231,10 +246,14 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
         email=email,
         preferred_contact=preferred,
         best_time=check_choice("best_time", data.get("best_time")),
-        preferred_language=check_choice("preferred_language", data.get("preferred_language")),
+        preferred_language=(language := check_choice("preferred_language", data.get("preferred_language"))),
         insurance=check_choice("insurance", data.get("insurance")),
         message=message,
         consent_contact=True,
+        other_language=check_other_language(language, data.get("other_language")),
+        voicemail=check_choice("voicemail", data.get("voicemail")),
+        proxy_name=proxy_name,
+        proxy_relationship=proxy_relationship,
     )
 
 
@@ -248,9 +267,38 @@ def email_key(email: str | None) -> str | None:
     return email.strip().lower() if email else None
 
 
+def check_other_language(preferred: str, raw: str | None) -> str | None:
+    """The language written out when "Another language" is chosen (required then); None otherwise."""
+    if preferred != "other":
+        return None
+    text = unicodedata.normalize("NFC", (raw or "").strip())
+    if not text:
+        raise InvalidContact(N_("Enter the language you would like to speak"))
+    if len(text) > OTHER_LANGUAGE_MAX or any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise InvalidContact(N_("Language must be %(max)s letters or fewer"), max=OTHER_LANGUAGE_MAX)
+    return text
+
+
+def check_proxy(name: str | None, relationship: str | None) -> tuple[str | None, str | None]:
+    """Someone who may answer for the patient: both their name and how they are related, or neither."""
+    name = unicodedata.normalize("NFC", (name or "").strip())
+    relationship = unicodedata.normalize("NFC", (relationship or "").strip())
+    if not name and not relationship:
+        return None, None
+    if not name:
+        raise InvalidContact(N_("Enter the name of the person who may answer for you"))
+    if not relationship:
+        raise InvalidContact(N_("Enter how they are related to you, for example daughter or friend"))
+    if len(name) > NAME_MAX or any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise InvalidContact(N_("Their name must be %(max)s characters or fewer"), max=NAME_MAX)
+    if len(relationship) > RELATIONSHIP_MAX or any(unicodedata.category(ch).startswith("C") for ch in relationship):
+        raise InvalidContact(N_("How they are related must be %(max)s characters or fewer"), max=RELATIONSHIP_MAX)
+    return name, relationship
+
+
 def label(name: str, code: str | None) -> str:
     """The words for a stored contact choice code."""
-    for option in CHOICES.get(name, ()):
+    for option in ALL_CHOICES.get(name, ()):
         if option.code == code:
             return option.label
     return code or ""

@@ -115,6 +115,13 @@ class ConsultationRequest(db.Model):
     insurance: Mapped[str] = mapped_column(String(24))
     message: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.message"))
     consent_contact: Mapped[bool]
+    # Asked from December 2026 (NULL on older requests): the language when "other", whether a voicemail may be
+    # left, and someone who may answer for the patient.
+    other_language: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.other_language"))
+    voicemail: Mapped[str | None] = mapped_column(String(4))
+    proxy_name: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.proxy_name"))
+    proxy_relationship: Mapped[str | None] = mapped_column(
+        EncryptedText("consultation_request.proxy_relationship"))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("consultation_request.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -161,7 +161,7 @@ class DateInputField(Field):
 
 
 def _choices(name: str) -> list[SelectChoice]:
-    return [SelectChoice(option.code, option.label) for option in contact.CHOICES[name]]
+    return [SelectChoice(option.code, option.label) for option in contact.ALL_CHOICES[name]]
 
 
 def _unix_newlines(value: Any) -> Any:
@@ -202,6 +202,11 @@ class ContactForm(HoneypotForm):
     preferred_language = RadioField("Which language would you like to speak?",
                                     choices=_choices("preferred_language"), validate_choice=False,
                                     coerce=_keep_none)
+    other_language = StringField("If another language, which one?")
+    voicemail = RadioField("If we call and you do not answer, may we leave a voicemail message?",
+                           choices=_choices("voicemail"), validate_choice=False, coerce=_keep_none)
+    proxy_name = StringField("Their name")
+    proxy_relationship = StringField("How are they related to you?")
     insurance = RadioField("What health insurance do you have?", choices=_choices("insurance"),
                            validate_choice=False, coerce=_keep_none)
     message = TextAreaField("Anything else you would like us to know? (optional)", filters=[_unix_newlines])
@@ -245,6 +250,23 @@ class ContactForm(HoneypotForm):
     def validate_preferred_language(self, field: Field) -> None:
         self._run(contact.check_choice, "preferred_language", field.data)
 
+    def validate_other_language(self, field: Field) -> None:
+        self._run(contact.check_other_language, self.preferred_language.data or "", field.data)
+
+    def validate_voicemail(self, field: Field) -> None:
+        self._run(contact.check_choice, "voicemail", field.data)
+
+    # Each box reports only its own problem: the other one is stood in for when it is the one missing.
+    def validate_proxy_name(self, field: Field) -> None:
+        name, relationship = (field.data or "").strip(), (self.proxy_relationship.data or "").strip()
+        if name or relationship:
+            self._run(contact.check_proxy, name, relationship or "-")
+
+    def validate_proxy_relationship(self, field: Field) -> None:
+        name, relationship = (self.proxy_name.data or "").strip(), (field.data or "").strip()
+        if name or relationship:
+            self._run(contact.check_proxy, name or "-", relationship)
+
     def validate_insurance(self, field: Field) -> None:
         self._run(contact.check_choice, "insurance", field.data)
 
@@ -286,6 +308,11 @@ class ContactForm(HoneypotForm):
             "insurance": self.insurance.data,
             "message": (self.message.data or "").strip(),
             "consent_contact": bool(self.consent_contact.data),
+            "other_language": (self.other_language.data or "").strip() if self.preferred_language.data == "other"
+            else "",
+            "voicemail": self.voicemail.data,
+            "proxy_name": (self.proxy_name.data or "").strip(),
+            "proxy_relationship": (self.proxy_relationship.data or "").strip(),
         }
 
 

@@ -253,7 +253,7 @@ def request_details(draft: Draft, screening: Screening) -> str | BaseResponse:
         keep_typed(draft, form.typed(request.form), now())  # kept for a detour, e.g. to change the age
     mark_form_shown(draft, now())
     db.session.commit()
-    return render_template("public/request.html", form=form, options=contact.CHOICES, check_again=check_again,
+    return render_template("public/request.html", form=form, options=contact.ALL_CHOICES, check_again=check_again,
                            change_age=url_for("public.question_page", slug=AGE_PAGE, **{"return": RETURN_TO_CONTACT}))
 
 

@@ -151,7 +151,7 @@ class Patient:
         """Fill in the consultation request form (ids and names as tests/journey.py's CONTACT)."""
         self.expect_path("/request")
         for name, value in details.items():
-            if name in {"preferred_contact", "best_time", "preferred_language", "insurance"}:
+            if name in {"preferred_contact", "best_time", "preferred_language", "insurance", "voicemail"}:
                 self.choose(name, value)
             elif name == "consent_contact":
                 self.tick(name, ["y"] if value else [])

@@ -45,7 +45,7 @@ def _expect_contact_kept(patient: Patient) -> None:
     for box in TEXT_BOXES:
         expect(page.locator(f"#{box}")).to_have_value(values.get(box, CONTACT.get(box, "")))
     expect(page.locator("#message")).to_have_value(CONTACT["message"])
-    for name in ("preferred_contact", "best_time", "preferred_language", "insurance"):
+    for name in ("preferred_contact", "best_time", "preferred_language", "insurance", "voicemail"):
         expect(page.locator(f"input[name={name}][value={CONTACT[name]}]")).to_be_checked()
     expect(page.locator("#consent_contact")).to_be_checked()
 
