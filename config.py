@@ -117,6 +117,9 @@ class Config(SecurityConfig):
     # The order of the date-of-birth boxes and of dates written out: MDY (US, the default) or DMY.
     CLINIC_DATE_ORDER = _env("CLINIC_DATE_ORDER", "MDY")
     CLINIC_EMERGENCY_NUMBER = _env("CLINIC_EMERGENCY_NUMBER", "911")
+    # The clinic's own Notice of Privacy Practices: when set, every patient page's privacy link goes there
+    # instead of this app's privacy page (/privacy).
+    CLINIC_PRIVACY_URL = _env("CLINIC_PRIVACY_URL", "")
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
 

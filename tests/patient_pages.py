@@ -63,6 +63,7 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
 
     client = fresh()
     pages["start"] = client.get("/").text
+    pages["privacy"] = client.get("/privacy").text
     for name, path in LEARN_PAGES.items():
         pages[name] = client.get(path).text
     answer_all(client, EVERY_PAGE_ANSWERS)

@@ -24,7 +24,7 @@ from app.screening.rules import CAUTION_RULES, assess
 from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request
 from tests.journey import CONTACT, answer_all, see_result, send_request
-from tests.patient_pages import LEARN_PAGES, choose_language, main_text
+from tests.patient_pages import LEARN_PAGES, choose_language, main_text, patient_pages
 
 SITE_CSS = Path(__file__).resolve().parent.parent / "app" / "static" / "site.css"
 SPEC_CAUTIONS = {f"K{n}" for n in range(1, 14)} | {"P1", "P2", "P3"}  # spec section 3, "Cautions"
@@ -313,3 +313,28 @@ def test_emergency_pages_say_now_never_today(client: FlaskClient, lang: str) -> 
     for page in (urgent, result):
         assert now in page
         assert not re.search(rf"\b{today}\b", page, re.IGNORECASE)
+
+
+def test_every_patient_page_links_the_privacy_page(app: Flask) -> None:
+    pages = patient_pages(app, "en")
+    for name, page in pages.items():
+        if name.startswith("error"):
+            continue
+        assert re.search(r'<a href="/privacy" class="link-standalone"[^>]*>Privacy: how we use your information</a>',
+                         page), name
+
+
+def test_the_privacy_page_says_who_what_how_long_who_sees_and_how_to_delete(make_app: Any) -> None:
+    client = make_app(**RIVERSIDE, SCREENING_RETENTION_DAYS=365, REQUEST_RETENTION_DAYS=2555).test_client()
+    text = text_of(client.get("/privacy").text)
+    for fact in ("Riverside Back Care runs this self-check", "12 Alder Way, Tacoma, WA 98402", "(206) 555-0147",
+                 "deleted after 2 hours", "kept for 365 days", "kept for 2555 days", "Only staff at the clinic",
+                 "ask for it to be deleted", "never sell it", "only count how many people saw the emergency page"):
+        assert fact in text, fact
+
+
+def test_a_clinic_can_point_the_privacy_link_at_its_own_notice(make_app: Any) -> None:
+    notice = "https://riverside.example/notice-of-privacy-practices"
+    client = make_app(CLINIC_PRIVACY_URL=notice).test_client()
+    assert f'<a href="{notice}" class="link-standalone">' in client.get("/").text
+    assert client.get("/privacy").headers["Location"] == notice

@@ -27,6 +27,7 @@ class Clinic:
     callback_days: int
     hours_es: str = ""  # the hours written for the Spanish pages; empty = Spanish pages leave them out
     date_order: str = "MDY"  # MDY (US) or DMY: the date boxes' order, and how English dates are written
+    privacy_url: str = ""  # the clinic's own privacy notice; empty = this app's privacy page
 
     @property
     def date_parts(self) -> tuple[str, ...]:
@@ -78,4 +79,5 @@ class Clinic:
             callback_days=int(config["CLINIC_CALLBACK_DAYS"]),
             hours_es=str(config.get("CLINIC_HOURS_ES") or ""),
             date_order=date_order,
+            privacy_url=str(config.get("CLINIC_PRIVACY_URL") or ""),
         )

@@ -7,7 +7,8 @@ translator sees one short, whole idea at a time. The clinic's details come from 
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import current_app, redirect, render_template
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.public import bp
 
@@ -30,3 +31,15 @@ def _register(slug: str, endpoint: str, template: str) -> None:
 
 for _slug, _endpoint, _template in LEARN_PAGES:
     _register(_slug, _endpoint, _template)
+
+
+@bp.get("/privacy")
+def privacy() -> str | BaseResponse:
+    """How the self-check uses a patient's information; the clinic's own notice instead, when it has one."""
+    clinic = current_app.extensions["clinic"]
+    if clinic.privacy_url:
+        return redirect(clinic.privacy_url, code=302)
+    config = current_app.config
+    return render_template("public/privacy.html", draft_hours=int(config["DRAFT_IDLE_TIMEOUT"].total_seconds() // 3600),
+                           screening_days=config["SCREENING_RETENTION_DAYS"],
+                           request_days=config["REQUEST_RETENTION_DAYS"])
