@@ -120,6 +120,9 @@ class Config(SecurityConfig):
     # The clinic's own Notice of Privacy Practices: when set, every patient page's privacy link goes there
     # instead of this app's privacy page (/privacy).
     CLINIC_PRIVACY_URL = _env("CLINIC_PRIVACY_URL", "")
+    # A folder with the clinic's own en.toml and es.toml (procedure-day and aftercare instructions);
+    # empty = the shipped defaults in app/platform/content/, which say "the clinic will tell you".
+    CLINIC_CONTENT_DIR = _env("CLINIC_CONTENT_DIR", "")
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
 

@@ -18,6 +18,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     from flask import Flask
 
     from app.platform.clinic import Clinic
+    from app.platform.clinic_content import load_content
     from app.security.accounts import use_password_profile
 
     app = Flask(
@@ -30,6 +31,7 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     check_config(app)
     Path(app.instance_path).mkdir(exist_ok=True)
     app.extensions["clinic"] = Clinic.from_config(app.config)
+    app.extensions["clinic_content"] = load_content(app.config.get("CLINIC_CONTENT_DIR"), ("en", "es"))
     if not app.extensions["clinic"].hours_es:
         app.logger.warning("CLINIC_HOURS_ES is not set: Spanish pages leave out the opening hours")
     configure_encryption(app)
@@ -184,4 +186,5 @@ def register_template_context(app: Flask) -> None:
     @app.context_processor
     def inject_clinic() -> dict[str, object]:
         # current_user is Flask-Login's proxy: the user is loaded only when a (staff) template reads it.
-        return {"clinic": app.extensions["clinic"], "current_user": current_user}
+        return {"clinic": app.extensions["clinic"], "clinic_content": app.extensions["clinic_content"],
+                "current_user": current_user}

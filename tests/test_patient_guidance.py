@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Draft
+from app.platform.clinic_content import ContentError
 from app.screening.checklist import CAUTION_ITEMS, EVERYONE_ITEMS, visit_checklist
 from app.screening.rules import CAUTION_RULES, assess
 from tests.answers import answers_with
@@ -189,9 +190,11 @@ def test_the_questions_page_says_where_the_clinic_is(make_app: Any, lang: str, h
 def test_what_to_expect_covers_before_during_and_after(client: FlaskClient) -> None:
     text = text_of(client.get("/learn/what-to-expect").text)
     assert text.index("Before the procedure") < text.index("During the procedure") < text.index("After the procedure")
-    for fact in ("blood tests", "drive you home", "loose, comfortable clothes",
-                 "about an hour early", "face down on a padded table", "single stitch or skin glue",
-                 "like a deep bruise", "two weeks", "back at work within a week", "three months later",
+    for fact in ("face down on a padded table", "You go home the same day",
+                 # the shipped clinic content: the clinic's own instructions, neutral until it sets them
+                 "The clinic will tell you if you need blood tests first",
+                 "what time to arrive, what to wear, and if someone must drive you home",
+                 "when you can drive, lift things and go back to work", "when your check-up visits are",
                  # rule set 2026.2, spec section 4: the clinic sets fasting; after-procedure warning signs
                  "The clinic will tell you when to stop eating and drinking", "fewer opioid pain medicines",
                  "same day if you get a fever", "red, swollen or starts to leak",
@@ -338,3 +341,46 @@ def test_a_clinic_can_point_the_privacy_link_at_its_own_notice(make_app: Any) ->
     client = make_app(CLINIC_PRIVACY_URL=notice).test_client()
     assert f'<a href="{notice}" class="link-standalone">' in client.get("/").text
     assert client.get("/privacy").headers["Location"] == notice
+
+
+def _content_dir(tmp_path: Path, english: str, spanish: str) -> Path:
+    folder = tmp_path / "clinic-content"
+    folder.mkdir()
+    (folder / "en.toml").write_text(english, encoding="utf-8")
+    (folder / "es.toml").write_text(spanish, encoding="utf-8")
+    return folder
+
+
+def test_a_clinic_sets_its_own_procedure_day_instructions_without_code(make_app: Any, tmp_path: Path) -> None:
+    folder = _content_dir(
+        tmp_path,
+        'before = ["Arrive 45 minutes early at the Alder Way entrance."]\nafter = ["No lifting for 10 days."]\n',
+        'before = ["Llegue 45 minutos antes a la entrada de Alder Way."]\nafter = ["No levante nada por 10 días."]\n',
+    )
+    client = make_app(CLINIC_CONTENT_DIR=str(folder)).test_client()
+    english = text_of(client.get("/learn/what-to-expect").text)
+    assert "Arrive 45 minutes early at the Alder Way entrance." in english and "No lifting for 10 days." in english
+    assert "The clinic will tell you if you need blood tests first" not in english  # replaced, not added to
+    assert "The clinic will tell you when to stop eating and drinking" in english  # the spec's line stays
+    choose_language(client, "es")
+    spanish = text_of(client.get("/learn/what-to-expect").text)
+    assert "Llegue 45 minutos antes a la entrada de Alder Way." in spanish and "Arrive 45" not in spanish
+
+
+@pytest.mark.parametrize(("english", "problem"), [
+    ("before = [", "cannot be read as TOML"),
+    ("before = [1, 2]", "before must be a list of non-empty text lines"),
+    ("aftercare = []", "unknown section(s) aftercare"),
+])
+def test_a_broken_content_file_stops_the_app_saying_what_is_wrong(
+    make_app: Any, tmp_path: Path, english: str, problem: str
+) -> None:
+    folder = _content_dir(tmp_path, english, "before = []")
+    with pytest.raises(ContentError, match=re.escape(problem)):
+        make_app(CLINIC_CONTENT_DIR=str(folder))
+
+
+def test_a_missing_language_file_stops_the_app(make_app: Any, tmp_path: Path) -> None:
+    (tmp_path / "en.toml").write_text("before = []", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"missing es\.toml"):
+        make_app(CLINIC_CONTENT_DIR=str(tmp_path))
