@@ -69,14 +69,19 @@ MEDICAL_NAMES = ("peripheral artery disease", "spondylolisthesis", "ligamentum f
 
 def _items() -> list[tuple[str, str]]:
     """Every question, hint, option and message, every rule's patient text and every checklist item (English)."""
-    from app.screening.checklist import CAUTION_ITEMS
+    from app.intake.contact import ALL_CHOICES
+    from app.platform.clinic_content import load_content
+    from app.screening.checklist import CAUTION_ITEMS, NO_SCAN_ITEMS
     from app.screening.questions import QUESTIONS
-    from app.screening.texts import RULE_TEXTS, UNMET_TEXTS
+    from app.screening.texts import RULE_TEXTS, UNMET_NO_SCAN_TEXTS, UNMET_TEXTS
 
     items: list[tuple[str, str]] = []
     for question in QUESTIONS:
         for kind, text in (("text", question.text), ("hint", question.hint),
-                           ("required", question.required_message), ("invalid", question.invalid_message)):
+                           ("required", question.required_message), ("invalid", question.invalid_message),
+                           ("back-only text", question.back_only_text),
+                           ("back-only required", question.back_only_required),
+                           *(("scale end", end) for end in question.scale or ())):
             if text:
                 items.append((f"{question.field} {kind}", str(text)))
         for option in question.options:
@@ -86,6 +91,13 @@ def _items() -> list[tuple[str, str]]:
     items += [(f"{rule_id} patient", str(text.patient)) for rule_id, text in RULE_TEXTS.items() if rule_id != "U3"]
     items += [(f"{rule_id} unmet", str(text)) for rule_id, text in UNMET_TEXTS.items()]
     items += [(f"{caution} checklist", str(text)) for caution, text in CAUTION_ITEMS.items()]
+    items += [(f"{caution} checklist, no scan", str(text)) for caution, text in NO_SCAN_ITEMS.items()]
+    items += [(f"{rule_id} unmet, no scan", str(text)) for rule_id, text in UNMET_NO_SCAN_TEXTS.items()]
+    items += [(f"{name}={option.code}", str(option.label)) for name, options in ALL_CHOICES.items()
+              for option in options]
+    content = load_content(None, ("en",))["en"]
+    items += [(f"clinic content {section}", line) for section in ("before", "during", "after")
+              for line in getattr(content, section)]
     return items
 
 
@@ -100,7 +112,7 @@ def test_every_question_hint_and_caution_reads_at_grade_8_or_below(reading_stats
     too_hard = {}
     for name, text in _items():
         plain = _without_names(text)
-        if len(re.findall(r"[A-Za-z]+", plain)) < 3:  # a lone name or a word or two: no grade to speak of
+        if len(re.findall(r"[^\W\d_]+", plain)) < 3:  # a lone name or a word or two (any script): no grade
             continue
         grade = reading_stats.flesch_kincaid_grade(plain)
         if grade > MAX_GRADE:

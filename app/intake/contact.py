@@ -41,7 +41,7 @@ PREFERRED_LANGUAGE = (
 INSURANCE = (
     Option("medicare", N_("Medicare")),
     Option("medicare_advantage", N_("Medicare Advantage")),
-    Option("private", N_("Private insurance, for example through work")),
+    Option("private", N_("Private insurance, for example from your job")),
     Option("medicaid", N_("Medicaid")),
     Option("none", N_("I do not have insurance")),
     Option("other", N_("Other")),

@@ -118,6 +118,7 @@ def test_validation_errors_are_shown_focused_and_corrected(
     patient.answer_and_continue("standing-and-walking", answers)
 
     patient.expect_path("/questions/pain")
+    expect(page.locator("main .caption")).to_have_text("Step 2 of 5")  # still the symptoms step, page 3 of 4
     patient.answer("pain", {"symptom_duration": answers["symptom_duration"]})
     patient.submit()
     expect(summary.get_by_role("link")).to_have_text(["Select a number from 0 to 10 for your pain"])
