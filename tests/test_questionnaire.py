@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.intake.drafts import hash_token
-from app.models import Draft, Screening, utcnow
+from app.models import ConsultationRequest, Draft, Screening, utcnow
 from app.screening.questions import BY_FIELD, PAGES, Kind
 from tests.answers import BASE_ANSWERS, EVERY_PAGE_ANSWERS, answers_with
-from tests.journey import answer_all, csrf_token, error_messages, form_data, post_page, see_result
+from tests.journey import answer_all, csrf_token, error_messages, form_data, post_page, see_result, send_request
 
 
 def title(html: str) -> str:
@@ -195,6 +195,19 @@ def test_cookie_carries_only_the_draft_id(app: Flask, client: FlaskClient) -> No
         stored = db.session.get(Draft, hash_token(payload["draft"]))
         assert stored is not None  # only the token's hash is a key in the database
         assert db.session.get(Draft, payload["draft"]) is None
+
+
+def test_after_sending_the_cookie_adds_only_the_reference(app: Flask, client: FlaskClient) -> None:
+    see_result(client, BASE_ANSWERS)
+    send_request(client)
+    cookie = client.get_cookie("mild_draft")
+    assert cookie is not None
+    payload = app.session_interface.get_signing_serializer(app).loads(cookie.value)  # type: ignore[attr-defined]
+    assert set(payload) == {"csrf_token", "draft", "sent"}
+    with app.app_context():
+        assert payload["sent"] == db.session.scalars(select(ConsultationRequest.reference)).one()
+    for value in ("García", "Ana", "555", "1954", "medicare"):  # nothing of the contact details
+        assert value not in str(payload)
 
 
 def test_draft_expires_after_two_hours_idle(app: Flask, client: FlaskClient) -> None:
