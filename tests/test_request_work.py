@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -59,11 +61,13 @@ def test_from_submission_to_closed(app: Flask, staff_client: FlaskClient) -> Non
                      note="Left a message").status_code == 303
     assert stored(app, reference).status == "in_progress"  # the first attempt starts the work
     assert post_work(staff_client, reference, "contact", method="phone", outcome="reached").status_code == 303
-    assert post_work(staff_client, reference, "status", status="scheduled", appointment_date="2026-12-01",
+    visit_day = date.today() + timedelta(days=7)
+    assert post_work(staff_client, reference, "status", status="scheduled", appointment_date=visit_day.isoformat(),
                      appointment_time="10:30").status_code == 303
     request = stored(app, reference)
     assert request.status == "scheduled"
-    assert request.scheduled_for is not None and request.scheduled_for.isoformat() == "2026-12-01T18:30:00+00:00"
+    visit = datetime.combine(visit_day, time(10, 30), tzinfo=ZoneInfo("America/Los_Angeles"))  # clinic time
+    assert request.scheduled_for == visit
     assert post_work(staff_client, reference, "status", status="closed", outcome="consult_booked").status_code == 303
     assert post_work(staff_client, reference, "note", text="Patient will bring MRI CD.").status_code == 303
 

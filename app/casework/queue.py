@@ -59,14 +59,30 @@ class QueueFilters:
         return {key: value for key, value in args.items() if value}
 
 
-def _date(text: str, label: str, errors: list[str]) -> date | None:
+# Filter dates outside these are refused with a message: no request is older than the first, and the day
+# after 9999-12-31 does not exist (it gave a 500).
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(2000, 1, 1), date(2099, 12, 31)
+MAX_ID_DIGITS = 9  # staff ids and cursors' ids: far above any real count, far below a 64-bit overflow
+
+
+def filter_day(text: str, label: str, errors: list[str]) -> date | None:
+    """A filter date from ``text`` (YYYY-MM-DD, 2000 to 2099), or None with a message added to ``errors``."""
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         errors.append(f"{label} must be a date like 2026-11-24")
         return None
+    if not FIRST_FILTER_DAY <= day <= LAST_FILTER_DAY:
+        errors.append(f"{label} must be a date between {FIRST_FILTER_DAY.year} and {LAST_FILTER_DAY.year}")
+        return None
+    return day
+
+
+def plain_id(text: str) -> bool:
+    """Whether ``text`` is a row id as this app writes one: ASCII digits only, and not absurdly long."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS
 
 
 def _no_stored_search(search_id: str) -> str | None:
@@ -96,7 +112,7 @@ def parse_filters(
         errors.append("Unknown category filter; showing every category")
         category = ""
     assignee = args.get("assignee", "")
-    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+    if assignee and assignee not in ("me", "none") and not plain_id(assignee):
         errors.append("Unknown assignee filter; showing everyone's requests")
         assignee = ""
     after = args.get("after", "")
@@ -105,8 +121,8 @@ def parse_filters(
         after = ""
     return QueueFilters(
         status=status, category=category, assignee=assignee,
-        submitted_from=_date(args.get("from", ""), "From", errors),
-        submitted_to=_date(args.get("to", ""), "To", errors),
+        submitted_from=filter_day(args.get("from", ""), "From", errors),
+        submitted_to=filter_day(args.get("to", ""), "To", errors),
         q=q, search=search if q else "", after=after, errors=tuple(errors),
     )
 
@@ -119,10 +135,13 @@ def encode_cursor(request: ConsultationRequest) -> str:
 
 def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
     """(rank, created_at, id) from a cursor, or None if it is not one."""
-    match = re.fullmatch(r"(\d)\.(\d{1,17})\.(\d{1,12})", cursor)
+    match = re.fullmatch(r"(\d)\.(\d{1,17})\.(\d{1,9})", cursor, re.ASCII)
     if not match:
         return None
-    created = EPOCH + timedelta(microseconds=int(match.group(2)))
+    try:
+        created = EPOCH + timedelta(microseconds=int(match.group(2)))
+    except OverflowError:  # beyond the year 9999: not a cursor this app wrote
+        return None
     return int(match.group(1)), created, int(match.group(3))
 
 

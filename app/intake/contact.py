@@ -66,6 +66,8 @@ RELATIONSHIP_MAX = 60
 # Messages the patient form also raises itself (app/public/forms.py).
 EMAIL_NEEDED = N_("Enter an email address, or choose another way for us to contact you")
 MESSAGE_TOO_LONG = N_("Your message must be %(max)s characters or fewer")
+MESSAGE_CHARACTERS = N_("Your message has a hidden character that cannot be saved. Type it again without "
+                        "copying it from somewhere else")
 CONSENT_NEEDED = N_("Confirm that the clinic may contact you about this request")
 BIRTH_DATE_NEEDED = N_("Enter your date of birth")
 
@@ -117,6 +119,22 @@ def clean_name(raw: str, which: str) -> str:
     if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") or ch in _BIDI_CONTROLS for ch in name):
         raise InvalidContact(messages["characters"])
     return name
+
+
+def check_message(raw: str | None) -> str | None:
+    """The patient's message (line breaks and tabs allowed), or None when blank; no hidden control characters.
+
+    NUL and the bidirectional overrides are refused like in names: they can hide or reorder what staff read.
+    """
+    message = (raw or "").strip() or None
+    if message is None:
+        return None
+    if len(message) > MESSAGE_MAX:
+        raise InvalidContact(MESSAGE_TOO_LONG, max=MESSAGE_MAX)
+    if any((unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") and ch not in "\n\t") or ch in _BIDI_CONTROLS
+           for ch in message):
+        raise InvalidContact(MESSAGE_CHARACTERS)
+    return message
 
 
 # Whole sentences per name, not "Enter your {which} name": translations need the sentence to work with.
@@ -224,9 +242,7 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
     preferred = check_choice("preferred_contact", data.get("preferred_contact"))
     if preferred == "email" and not email:
         raise InvalidContact(EMAIL_NEEDED)
-    message = (data.get("message") or "").strip() or None
-    if message and len(message) > MESSAGE_MAX:
-        raise InvalidContact(MESSAGE_TOO_LONG, max=MESSAGE_MAX)
+    message = check_message(data.get("message"))
     if data.get("consent_contact") is not True:
         raise InvalidContact(CONSENT_NEEDED)
     proxy_name, proxy_relationship = check_proxy(data.get("proxy_name"), data.get("proxy_relationship"))

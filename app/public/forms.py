@@ -143,15 +143,16 @@ class DateInputField(Field):
             return None
         if missing:
             raise ValueError(gettext(self.MISSING_MESSAGES[missing]))
-        if not all(self.parts[p].isdigit() for p in self.PARTS):
-            raise ValueError(gettext("Date of birth must be a real date, using numbers, like 27 3 1952"))
+        # ASCII digits only: "²" or "٣" pass str.isdigit(), and int() then fails with Python's own message.
+        if not all(self.parts[p].isascii() and self.parts[p].isdigit() for p in self.PARTS):
+            raise ValueError(gettext("Date of birth must be a real date, using numbers"))
         day, month, year = (int(self.parts[p]) for p in self.PARTS)
         if len(self.parts["year"]) != 4:
             raise ValueError(gettext("Year must include 4 numbers, like 1952"))
         try:
             return date(year, month, day)
         except ValueError:
-            raise ValueError(gettext("Date of birth must be a real date, like 27 3 1952")) from None
+            raise ValueError(gettext("Date of birth must be a real date")) from None
 
     def pre_validate(self, form: Any) -> None:
         if self.process_errors:
@@ -271,8 +272,7 @@ class ContactForm(HoneypotForm):
         self._run(contact.check_choice, "insurance", field.data)
 
     def validate_message(self, field: Field) -> None:
-        if len((field.data or "").strip()) > contact.MESSAGE_MAX:
-            raise ValidationError(gettext(contact.MESSAGE_TOO_LONG, max=contact.MESSAGE_MAX))
+        self._run(contact.check_message, field.data)
 
     def validate_consent_contact(self, field: Field) -> None:
         if field.data is not True:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from app.casework.audit import record
+from app.casework.queue import filter_day, plain_id
 from app.extensions import db
 from app.models import AUDIT_ACTIONS, AuditEvent, ConsultationRequest, StaffUser, utcnow
 from app.security.accounts import AccountError, create_staff, set_active
@@ -125,25 +126,18 @@ def parse_audit_filters(args: Mapping[str, str]) -> AuditFilters:
     """Read the filters; anything unusable is dropped with a message, never a 500."""
     errors: list[str] = []
 
-    def day(name: str, label: str) -> date | None:
-        try:
-            return date.fromisoformat(args[name]) if args.get(name) else None
-        except ValueError:
-            errors.append(f"{label} must be a date like 2026-11-24")
-            return None
-
     staff, action, before = args.get("staff", ""), args.get("action", ""), args.get("before", "")
-    if staff and not staff.isdigit():
+    if staff and not plain_id(staff):
         errors.append("Unknown staff filter; showing everyone")
         staff = ""
     if action and action not in AUDIT_ACTIONS:
         errors.append("Unknown action filter; showing every action")
         action = ""
-    if before and not (before.isdigit() and len(before) <= 12):
+    if before and not plain_id(before):
         errors.append("That page link is out of date; showing the newest entries")
         before = ""
-    return AuditFilters(staff=staff, action=action, day_from=day("from", "From"), day_to=day("to", "To"),
-                        before=before, errors=tuple(errors))
+    return AuditFilters(staff=staff, action=action, day_from=filter_day(args.get("from", ""), "From", errors),
+                        day_to=filter_day(args.get("to", ""), "To", errors), before=before, errors=tuple(errors))
 
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,10 @@ class ContactAttemptForm(VersionedForm):
     note = TextAreaField("Note (optional)", filters=[_unix_newlines], validators=[Optional(), Length(max=NOTE_MAX)])
 
 
+APPOINTMENT_DAYS_BACK = 365  # a visit recorded after the fact
+APPOINTMENT_DAYS_AHEAD = 2 * 366
+
+
 class StatusForm(VersionedForm):
     """Move the request to another status; scheduling needs a date and time, closing an outcome."""
 
@@ -64,10 +68,26 @@ class StatusForm(VersionedForm):
                                                 or self.appointment_time.data is None):
             self.appointment_date.errors = [*self.appointment_date.errors, "Enter the appointment date and time"]
             valid = False
+        elif self.status.data == "scheduled" and not self._sensible(self.appointment_date.data):
+            first, last = self._bookable()
+            self.appointment_date.errors = [
+                *self.appointment_date.errors,
+                f"Enter an appointment date between {first:%m/%d/%Y} and {last:%m/%d/%Y}"]
+            valid = False
         if self.status.data == "closed" and not self.outcome.data:
             self.outcome.errors = [*self.outcome.errors, "Choose the outcome"]
             valid = False
         return valid
+
+    @staticmethod
+    def _bookable() -> tuple[date, date]:
+        """The dates an appointment may be recorded for: a visit that already happened, up to two years ahead."""
+        today = date.today()
+        return today - timedelta(days=APPOINTMENT_DAYS_BACK), today + timedelta(days=APPOINTMENT_DAYS_AHEAD)
+
+    def _sensible(self, day: date) -> bool:
+        first, last = self._bookable()
+        return first <= day <= last
 
     def appointment(self, tz: ZoneInfo) -> datetime | None:
         """The appointment as an aware datetime in the clinic's time zone, if one was given."""
