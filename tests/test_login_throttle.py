@@ -153,3 +153,61 @@ def test_every_refusal_costs_one_password_check(app: Flask, client: FlaskClient,
         calls.clear()
         attempt(client, email, password)
         assert calls == ["$argon2id"], (email, password)
+
+
+def _lock(app: Flask, client: FlaskClient, account: dict[str, Any]) -> None:
+    for _ in range(5):
+        attempt(client, account["email"], WRONG)
+    assert account_state(app, account["id"]).locked_until is not None
+
+
+def test_an_admin_sees_a_locked_account_and_unlocks_it(app: Flask, client: FlaskClient) -> None:
+    from tests.factories import login
+
+    account = make_staff(app, "frontdesk")
+    _lock(app, client, account)
+    admin = app.test_client()
+    admin_account = make_staff(app, "admin", email="admin@clinic.example")
+    login(admin, admin_account)
+    page = admin.get("/staff/admin/accounts").text
+    assert "<strong>Locked</strong> until" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    response = admin.post(f"/staff/admin/accounts/{account['id']}/unlock", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert account_state(app, account["id"]).locked_until is None
+    [unlock] = audited(app, "account_unlock")
+    assert (unlock.staff_id, unlock.target_id) == (admin_account["id"], str(account["id"]))
+    assert "<strong>Locked</strong>" not in admin.get("/staff/admin/accounts").text
+    assert attempt(client, account["email"], PASSWORD).status_code == 303  # the owner signs in at once
+
+
+def test_a_frontdesk_account_cannot_unlock(app: Flask, client: FlaskClient) -> None:
+    from tests.factories import login
+
+    account = make_staff(app, "frontdesk")
+    _lock(app, client, account)
+    other = app.test_client()
+    login(other, make_staff(app, "frontdesk", email="other@clinic.example"))
+    token = staff_token(other, "/staff/requests")
+    assert other.post(f"/staff/admin/accounts/{account['id']}/unlock", data={"csrf_token": token}).status_code == 403
+    assert account_state(app, account["id"]).locked_until is not None
+
+
+def test_flask_staff_unlock_and_a_new_password_each_end_the_lock(app: Flask, client: FlaskClient) -> None:
+    account = make_staff(app, "frontdesk")
+    _lock(app, client, account)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["staff", "list"])
+    assert f"{account['email']}\tfrontdesk\tactive locked" in listed.output
+    result = runner.invoke(args=["staff", "unlock", account["email"]])
+    assert result.exit_code == 0 and "can sign in again" in result.output
+    assert account_state(app, account["id"]).locked_until is None
+    assert [event.detail for event in audited(app, "account_unlock")] == [{"via": "cli"}]
+
+    _lock(app, client, account)
+    new_password = "a brand new long passphrase"
+    result = runner.invoke(args=["staff", "set-password", account["email"], "--password-stdin"],
+                           input=new_password + "\n")
+    assert result.exit_code == 0
+    assert account_state(app, account["id"]).locked_until is None
+    assert attempt(client, account["email"], new_password).status_code == 303

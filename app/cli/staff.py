@@ -11,7 +11,15 @@ from sqlalchemy import select
 from app.casework.audit import record
 from app.extensions import db
 from app.models import ROLES, StaffUser, utcnow
-from app.security.accounts import AccountError, create_staff, find_by_email, set_active, set_password
+from app.security.accounts import (
+    AccountError,
+    clear_failures,
+    create_staff,
+    find_by_email,
+    is_locked,
+    set_active,
+    set_password,
+)
 from app.security.staff_sessions import end_sessions
 
 staff_cli = AppGroup("staff", help="Staff accounts.")
@@ -82,12 +90,28 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     click.echo(f"Password changed for {user.email}.")
 
 
+@staff_cli.command("unlock")
+@click.argument("email")
+def unlock_command(email: str) -> None:
+    """End the lock that failed sign-ins put on an account (``set-password`` ends it too)."""
+    user = _account(email)
+    now = utcnow()
+    was_locked = is_locked(user, now)
+    clear_failures(user)
+    if was_locked:
+        record(db.session, "account_unlock", now=now, staff_id=None, ip=None, target_type="staff_user",
+               target_id=user.id, detail={"via": "cli"})
+    db.session.commit()
+    click.echo(f"{user.email} can sign in again." if was_locked else f"{user.email} was not locked.")
+
+
 @staff_cli.command("list")
 def list_command() -> None:
     """List every account: email, role, name and whether it is active."""
     users = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
     if not users:
         click.echo("No staff accounts yet. Create the first admin with: flask --app wsgi staff create ...")
+    now = utcnow()
     for user in users:
-        state = "active" if user.active else "disabled"
+        state = ("active" if user.active else "disabled") + (" locked" if is_locked(user, now) else "")
         click.echo(f"{user.email}\t{user.role}\t{state}\t{user.name}")

@@ -15,6 +15,7 @@ AUDIT_ACTIONS = (
     "login", "logout", "login_failed", "view_queue", "view_request", "change_request", "export",
     "account_create", "account_disable", "account_enable", "account_password",
     "sessions_ended", "two_factor_enabled", "two_factor_reset", "recovery_code_used", "login_locked",
+    "account_unlock",
     "purge", "backup", "keys_rotate", "view_audit", "view_outbox",
 )
 

@@ -89,9 +89,10 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
 
 
 def set_password(user: StaffUser, password: str, now: datetime) -> None:
-    """Replace the account's password."""
+    """Replace the account's password; a lock from failed sign-ins ends with it (the owner has a new one)."""
     check_password_rules(password)
     user.password_hash = _hasher.hash(password)
+    clear_failures(user)
     user.updated_at = now
 
 
@@ -177,7 +178,7 @@ def record_failure(user: StaffUser, now: datetime, throttle: Throttle) -> bool:
 
 
 def clear_failures(user: StaffUser) -> None:
-    """Forget earlier failures: called once the account is fully signed in (both factors)."""
+    """Forget earlier failures and end any lock: on a full sign-in (both factors), an unlock or a new password."""
     user.failed_logins, user.failed_window_started_at, user.locked_until = 0, None, None
 
 

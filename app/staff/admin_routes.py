@@ -19,7 +19,7 @@ from app.casework.audit import record
 from app.casework.queue import filter_day, plain_id
 from app.extensions import db
 from app.models import AUDIT_ACTIONS, AuditEvent, ConsultationRequest, StaffUser, utcnow
-from app.security.accounts import AccountError, create_staff, set_active
+from app.security.accounts import AccountError, create_staff, is_locked, set_active
 from app.security.staff_sessions import end_sessions, live_session_counts
 from app.security.two_factor import is_enabled
 from app.staff import bp
@@ -35,8 +35,9 @@ AUDIT_PAGE_SIZE = 100
 def _accounts_page(form: AccountForm, status: int = 200) -> tuple[str, int]:
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.name)).all()
     live = live_session_counts(db.session, utcnow(), limits())
+    now = utcnow()
     return render_template("staff/accounts.html", form=form, people=people, roles=ROLE_LABELS, live=live,
-                           two_factor=is_enabled), status
+                           two_factor=is_enabled, locked=lambda person: is_locked(person, now)), status
 
 
 def _audit_account(action: str, user: StaffUser, now: datetime, **detail: object) -> None:
