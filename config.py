@@ -197,6 +197,9 @@ class ProductionConfig(Config):
     STAFF_SESSION_COOKIE_NAME = "__Host-mild_staff"
     STAFF_REQUIRE_2FA = _env_flag("STAFF_REQUIRE_2FA", True)
     REQUIRE_REAL_KEYS = True  # the public development keys are refused
+    # gunicorn's worker count (gunicorn.conf.py reads the same variable): with more than one, per-process
+    # memory:// rate limits multiply every limit, and the app warns at start.
+    WEB_CONCURRENCY = int(_env("WEB_CONCURRENCY", "2"))
 
 
 CONFIGS: dict[str, type[Config]] = {

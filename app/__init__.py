@@ -57,6 +57,12 @@ def check_config(app: Flask) -> None:
         raise RuntimeError("MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS is set in production")
     if app.config.get("REQUIRE_REAL_KEYS") and app.config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
         raise RuntimeError("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only; unset it in production")
+    workers = int(app.config.get("WEB_CONCURRENCY") or 1)
+    if workers > 1 and str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        app.logger.warning(
+            "RATELIMIT_STORAGE_URI is memory:// with WEB_CONCURRENCY=%d workers: each worker keeps its own "
+            "counts, so every rate limit (patient posts, staff sign-in) is %d times what it says. "
+            "Set RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (see README, RATELIMIT_STORAGE_URI).", workers, workers)
 
 
 def configure_encryption(app: Flask) -> None:

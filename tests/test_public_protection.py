@@ -412,3 +412,17 @@ def test_only_the_age_page_leads_back_to_the_contact_form(client: FlaskClient) -
     see_result(client, answers_with())
     page = client.get("/questions/imaging?return=contact").text
     assert 'action="/questions/imaging"' in page
+
+
+def test_memory_rate_limits_with_several_workers_warn_at_start(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        make_app(WEB_CONCURRENCY=4, RATELIMIT_STORAGE_URI="memory://")
+    warned = [r.getMessage() for r in caplog.records if "RATELIMIT_STORAGE_URI" in r.getMessage()]
+    assert len(warned) == 1 and "4 times what it says" in warned[0] and "redis://" in warned[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        make_app(WEB_CONCURRENCY=4, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0")
+        make_app(WEB_CONCURRENCY=1, RATELIMIT_STORAGE_URI="memory://")
+    assert not [r for r in caplog.records if "RATELIMIT_STORAGE_URI" in r.getMessage()]
