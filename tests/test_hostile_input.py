@@ -127,3 +127,42 @@ def test_a_message_keeps_its_line_breaks(app: Flask, client: FlaskClient) -> Non
     token = csrf_token(client.get("/request").text)
     response = client.post("/request", data={"csrf_token": token, **CONTACT, "message": "Line one\r\nLine two"})
     assert response.headers["Location"] == "/request/check"
+
+
+# Cross-site downloads, and views after a refused form
+
+
+@pytest.mark.parametrize("path", ["/staff/requests.csv", "/staff/requests.fhir.json", "/requests/{ref}/fhir.json"])
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_another_site_cannot_start_an_export(app: Flask, admin: FlaskClient, path: str, site: str) -> None:
+    from app.models import AuditEvent
+
+    reference = patient_request(app)
+    url = path.replace("/requests/{ref}", f"/staff/requests/{reference}")
+    response = admin.get(url, headers={"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "navigate"})
+    assert response.status_code == 403
+    with app.app_context():
+        assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all() == []
+    for own in ("same-origin", "none"):  # from the console, or typed and bookmarked
+        assert admin.get(url, headers={"Sec-Fetch-Site": own}).status_code == 200
+
+
+@pytest.mark.parametrize(("data", "status"), [
+    ({"status": "nonsense"}, 400),
+    ({"status": "in_progress", "version": "0"}, 409),  # a colleague saved first
+])
+def test_the_request_page_shown_again_after_a_refused_form_is_audited(
+    app: Flask, desk: FlaskClient, data: dict[str, str], status: int
+) -> None:
+    from app.models import AuditEvent
+
+    reference = patient_request(app)
+    page = desk.get(f"/staff/requests/{reference}").text
+    version = page.split('name="version" type="hidden" value="', 1)[1].split('"', 1)[0]
+    response = desk.post(f"/staff/requests/{reference}/status",
+                         data={"csrf_token": csrf_token(page), "version": version, **data})
+    assert response.status_code == status
+    with app.app_context():
+        views = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view_request")
+                                   .order_by(AuditEvent.id)).all()
+    assert [event.detail for event in views] == [{}, {"after": "refused"}]

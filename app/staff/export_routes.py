@@ -14,7 +14,7 @@ from app.exports.rows import audit_detail
 from app.extensions import db
 from app.models import utcnow
 from app.staff import bp
-from app.staff.access import EXPORT, client_ip, roles_required
+from app.staff.access import EXPORT, client_ip, from_this_site, roles_required
 from app.staff.queue_routes import stored_search
 
 # The queue's filters, the search by the id its text is kept under in the session (app/staff/queue_routes.py).
@@ -36,6 +36,7 @@ def export_filters() -> QueueFilters | Response:
 
 @bp.get("/requests.csv")
 @roles_required(*EXPORT)
+@from_this_site
 def export_csv() -> Response:
     """Every request matching the queue's filters, streamed as CSV; audited before the first byte."""
     filters = export_filters()

@@ -18,7 +18,7 @@ from app.exports.rows import audit_detail
 from app.extensions import db
 from app.models import utcnow
 from app.staff import bp
-from app.staff.access import EXPORT, client_ip, roles_required
+from app.staff.access import EXPORT, client_ip, from_this_site, roles_required
 from app.staff.export_routes import export_filters
 from app.staff.request_routes import load
 
@@ -33,6 +33,7 @@ def _download(body: object, filename: str) -> FlaskResponse:
 
 @bp.get("/requests.fhir.json")
 @roles_required(*EXPORT)
+@from_this_site
 def export_fhir() -> Response:
     """Every request matching the queue's filters as one FHIR Bundle, streamed; audited before the first byte."""
     filters = export_filters()
@@ -50,6 +51,7 @@ def export_fhir() -> Response:
 
 @bp.get("/requests/<reference>/fhir.json")
 @roles_required(*EXPORT)
+@from_this_site
 def request_fhir(reference: str) -> Response:
     """One request as a FHIR Bundle (Patient, QuestionnaireResponse, RiskAssessment, ServiceRequest)."""
     req = load(reference)

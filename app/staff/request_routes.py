@@ -59,11 +59,18 @@ def request_print(reference: str) -> str:
     return request_page(req, template="staff/request_print.html")
 
 
+def _shown_again(req: ConsultationRequest, form: FlaskForm, status: int) -> tuple[str, int] | str:
+    """The request page again after a refused form: it shows the patient's details, so it is audited as a view."""
+    _audit("view_request", req, after="refused")
+    db.session.commit()
+    return request_page(req, forms={type(form).__name__: form}, status=status)
+
+
 def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationRequest], None], what: str) -> str | Response:
     """Validate, apply one change, audit it in the same transaction, and redirect; refuse stale saves."""
     req = load(reference)
     if not form.validate_on_submit():
-        return request_page(req, forms={type(form).__name__: form}, status=400)
+        return _shown_again(req, form, 400)
     try:
         change(req)
         _audit("change_request", req, change=what)
@@ -71,11 +78,11 @@ def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationReques
     except (StaleRequest, StaleDataError):
         db.session.rollback()
         flash(STALE_MESSAGE, "error")
-        return request_page(load(reference), forms={type(form).__name__: form}, status=409)
+        return _shown_again(load(reference), form, 409)
     except InvalidChange as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return request_page(load(reference), forms={type(form).__name__: form}, status=400)
+        return _shown_again(load(reference), form, 400)
     flash("Saved.", "success")
     return redirect(url_for("staff.request_detail", reference=req.reference), code=303)
 
