@@ -12,8 +12,9 @@ from flask import Flask
 from sqlalchemy import event, inspect, select, text
 
 from app.casework.queue import search_condition
+from app.casework.work import add_note
 from app.extensions import db
-from app.models import AuditEvent, ConsultationRequest, Draft, StaffUser
+from app.models import AuditEvent, ConsultationRequest, Draft, RequestEvent, StaffUser, utcnow
 from app.security.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
 from app.staff.request_view import related_requests
 from config import DEV_INDEX_KEY
@@ -32,10 +33,12 @@ SENTINEL = {
 }
 FORBIDDEN = ("Zebulonia", "Quixotezza", "quixotezza", "4155550177", "555-0177", "zq.sentinel", "1954-04-03",
              "Sentinel message", "JBSWY3DPEHPK3PXP")
+NOTE = "Sentinel note: daughter Quixotezza answers, hip surgery in May"
 ENCRYPTED_COLUMNS = {
     "consultation_request": ("first_name", "last_name", "date_of_birth", "phone", "email", "message"),
     "draft": ("contact",),
     "staff_user": ("totp_secret",),
+    "request_event": ("note",),
 }
 
 
@@ -193,7 +196,10 @@ def store_everything(app: Flask) -> str:
     type_contact(app, {"first_name": "Zebulonia", "last_name": "Typing"})
     staff = make_staff(app, "admin")
     with app.app_context():
-        db.session.get(StaffUser, staff["id"]).totp_secret = "JBSWY3DPEHPK3PXP"
+        account = db.session.get(StaffUser, staff["id"])
+        account.totp_secret = "JBSWY3DPEHPK3PXP"
+        request = db.session.scalars(select(ConsultationRequest).filter_by(reference=reference)).one()
+        add_note(request, NOTE, actor=account, now=utcnow())
         db.session.commit()
     return reference
 
@@ -207,6 +213,7 @@ def read_everything(app: Flask, reference: str) -> None:
         contacts = [draft.contact for draft in db.session.scalars(select(Draft))]
         assert {"first_name": "Zebulonia", "last_name": "Typing"}.items() <= next(c for c in contacts if c).items()
         assert db.session.scalars(select(StaffUser.totp_secret)).one() == "JBSWY3DPEHPK3PXP"
+        assert db.session.scalars(select(RequestEvent.note).where(RequestEvent.note.is_not(None))).all() == [NOTE]
         db.session.remove()
     assert found_by(app, "415-555-0177") == [reference]
     assert len(found_by(app, "QUIXOTEZZA")) == 2

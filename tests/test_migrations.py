@@ -180,3 +180,34 @@ def test_audit_log_is_append_only_in_the_database(app: Flask) -> None:
                 conn.execute(text(statement))
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT action FROM audit_event")).scalar_one() == "login"
+
+
+def test_notes_migration_encrypts_existing_notes_and_downgrade_decrypts(databases: Databases) -> None:
+    """Timeline notes stored in plaintext before 0011 become ciphertext, read back by the model; and back."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select, text
+
+    from app.models import RequestEvent
+    from tests.conftest import _make_app
+
+    app = _make_app(databases.empty("notes"))
+    _store_first_schema_rows(app)
+    note = "Daughter says call after 3; hip surgery in May"
+    with app.app_context():
+        upgrade(revision="0010_contact_more")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO request_event (id, request_id, kind, data, note, created_at) VALUES"
+                " (1, 1, 'note', '{}', :note, '2026-11-02 10:00:00'), (2, 1, 'status', '{}', NULL,"
+                " '2026-11-02 10:01:00')"), {"note": note})
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT note FROM request_event ORDER BY id")).scalars().all()
+        assert stored[0].startswith("v1.") and note not in stored[0] and stored[1] is None
+        assert db.session.scalars(select(RequestEvent.note).order_by(RequestEvent.id)).all() == [note, None]
+        db.session.remove()
+        downgrade(revision="0010_contact_more")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT note FROM request_event ORDER BY id")).scalars().all() == [note, None]
+        upgrade()
+        db.engine.dispose()

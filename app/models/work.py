@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import EncryptedText, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.models.patient import ConsultationRequest
@@ -31,7 +31,8 @@ class RequestEvent(db.Model):
     status_from: Mapped[str | None] = mapped_column(String(24))
     status_to: Mapped[str | None] = mapped_column(String(24))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # method/outcome/assignee/appointment
-    note: Mapped[str | None] = mapped_column(Text)
+    # Staff notes and contact-attempt notes can say anything about the patient: encrypted like the contact details.
+    note: Mapped[str | None] = mapped_column(EncryptedText("request_event.note"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     request: Mapped[ConsultationRequest] = relationship(back_populates="events")
