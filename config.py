@@ -60,6 +60,12 @@ class SecurityConfig:
     RATELIMIT_LOGIN = _env("RATELIMIT_LOGIN", "20 per 15 minutes")
     # A human takes longer than this to fill in the contact form; faster posts are bots.
     FORM_MIN_SECONDS = float(_env("FORM_MIN_SECONDS", "3"))
+    # One client cannot fill the queue: requests sent per address (the final send; a rate limit) and per phone
+    # number in a window (counted in the database). Past either, the patient is asked to call the clinic.
+    # REQUESTS_PER_PHONE=0 switches the phone count off.
+    RATELIMIT_REQUEST_SEND = _env("RATELIMIT_REQUEST_SEND", "10 per day")
+    REQUESTS_PER_PHONE = int(_env("REQUESTS_PER_PHONE", "3"))
+    REQUESTS_PER_PHONE_HOURS = int(_env("REQUESTS_PER_PHONE_HOURS", "24"))
     # Request size: the largest legitimate form has about 20 fields.
     MAX_FORM_PARTS = 200
     MAX_FORM_MEMORY_SIZE = 64 * 1024
@@ -178,6 +184,7 @@ class TestingConfig(Config):
     DATA_ENCRYPTION_KEYS = DEV_DATA_KEYS
     BLIND_INDEX_KEY = DEV_INDEX_KEY
     RATELIMIT_ENABLED = False  # rate-limit tests switch it on explicitly
+    REQUESTS_PER_PHONE = 0  # likewise: many tests send several requests with one phone number
     FORM_MIN_SECONDS = 0.0
     # Hashing at production cost was most of the staff tests' time; one test keeps the production profile.
     PASSWORD_HASH_PROFILE = "CHEAPEST"  # noqa: S105 - a profile name, not a password

@@ -145,7 +145,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
-    from flask import render_template
+    from flask import render_template, request
     from werkzeug.exceptions import HTTPException
 
     from app.platform.i18n_marker import N_
@@ -162,6 +162,8 @@ def register_errorhandlers(app: Flask) -> None:
 
     def render_error(error: HTTPException) -> tuple[str, int]:
         code = error.code or 500
+        if code == 429 and request.endpoint == "public.request_check":  # too many requests sent: call instead
+            return render_template("public/request_limit.html"), 429
         return render_template("error.html", code=code, titles=titles, default_title=default_title), code
 
     app.register_error_handler(HTTPException, render_error)

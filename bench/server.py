@@ -46,6 +46,8 @@ def server_environment(database_url: str, port: int, workers: int, access_log: P
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_ACCESS_LOG": str(access_log),
         "RATELIMIT_PUBLIC_POST": UNLIMITED_POSTS,
+        "RATELIMIT_REQUEST_SEND": UNLIMITED_POSTS,  # every simulated patient sends from 127.0.0.1
+        "REQUESTS_PER_PHONE": "0",  # and the load cycles through 100 phone numbers
         "FORM_MIN_SECONDS": "0",
         "MAIL_DELIVER_IN_BACKGROUND": "0",
         "MAIL_INTAKE_ADDRESS": "intake@clinic.example",

@@ -100,6 +100,8 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
     for code in (413, 429, 500):
         with app.test_request_context("/", headers={"Accept-Language": lang}):
             pages[f"error {code}"] = _render_error(app, code)
+    with app.test_request_context("/request/check", method="POST", headers={"Accept-Language": lang}):
+        pages["request limit"] = _render_error(app, 429)  # a send past the address or phone limit
     return pages
 
 

@@ -426,3 +426,41 @@ def test_memory_rate_limits_with_several_workers_warn_at_start(
         make_app(WEB_CONCURRENCY=4, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0")
         make_app(WEB_CONCURRENCY=1, RATELIMIT_STORAGE_URI="memory://")
     assert not [r for r in caplog.records if "RATELIMIT_STORAGE_URI" in r.getMessage()]
+
+
+# One client cannot fill the queue
+
+
+def _send_as_new_patient(app: Flask, phone: str) -> Any:
+    client = app.test_client()
+    see_result(client, answers_with())
+    token = csrf_token(client.get("/request").text)
+    assert client.post("/request", data={"csrf_token": token, **CONTACT, "phone": phone}).status_code == 303
+    return client.post("/request/check", data={"csrf_token": token})
+
+
+def test_a_phone_number_that_sent_enough_today_is_asked_to_call(make_app: Callable[..., Flask]) -> None:
+    app = make_app(REQUESTS_PER_PHONE=2, REQUESTS_PER_PHONE_HOURS=24)
+    for _ in range(2):
+        assert _send_as_new_patient(app, "(415) 555-0142").headers["Location"] == "/request/sent"
+    refused = _send_as_new_patient(app, "+1 415 555 0142")  # the same number written another way
+    assert refused.status_code == 429
+    page = htmllib.unescape(refused.text)
+    assert "Please call the clinic" in page and "(415) 555-0134" in page
+    assert stored_requests(app) == 2
+    assert _send_as_new_patient(app, "(415) 555-0143").headers["Location"] == "/request/sent"  # another number
+    with app.app_context():  # a day later the number may send again
+        for request in db.session.scalars(select(ConsultationRequest)):
+            request.created_at -= timedelta(hours=25)
+        db.session.commit()
+    assert _send_as_new_patient(app, "(415) 555-0142").headers["Location"] == "/request/sent"
+
+
+def test_an_address_that_sent_enough_is_asked_to_call(make_app: Callable[..., Flask]) -> None:
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_REQUEST_SEND="2 per day")
+    for number in range(2):
+        assert _send_as_new_patient(app, f"(415) 555-015{number}").headers["Location"] == "/request/sent"
+    refused = _send_as_new_patient(app, "(415) 555-0159")
+    assert refused.status_code == 429
+    assert "Please call the clinic" in htmllib.unescape(refused.text)
+    assert stored_requests(app) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.intake.contact import ContactDetails
@@ -16,7 +16,7 @@ from app.intake.reference import new_reference
 from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
 from app.platform.database import dialect_insert
 from app.screening import Assessment, assess, validate_answers
-from app.security.search_index import request_indexes
+from app.security.search_index import phone_index, request_indexes
 
 REFERENCE_ATTEMPTS = 5
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -123,6 +123,14 @@ def submit_request(
         session.expire(screening, ["request"])  # read again when next used
         return StoredRequest(request_id, reference, screening.category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")
+
+
+def requests_from_phone(session: Session, phone: str, since: datetime) -> int:
+    """How many requests were sent with this phone number (E.164) since ``since``, found by its blind index."""
+    return session.scalar(
+        select(func.count()).select_from(ConsultationRequest)
+        .where(ConsultationRequest.phone_index == phone_index(phone), ConsultationRequest.created_at >= since)
+    ) or 0
 
 
 def find_recent_duplicate(

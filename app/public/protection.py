@@ -36,6 +36,16 @@ def limit_patient_posts(bp: Blueprint) -> None:
     limiter.shared_limit(patient_post_limit, scope=PATIENT_POST_SCOPE, methods=["POST"])(bp)
 
 
+def request_send_limit() -> str:
+    """The per-address budget for the final send of a request (``RATELIMIT_REQUEST_SEND``)."""
+    return str(current_app.config["RATELIMIT_REQUEST_SEND"])
+
+
+# A few requests a day from one address is a family sharing a phone; more is someone filling the queue.
+# Refused sends get the "call the clinic" page (the app's 429 handler knows this endpoint).
+limit_sends = limiter.limit(request_send_limit, methods=["POST"], scope="request-send")
+
+
 # Bot checks. A bot that is refused learns to adapt, so a post with the honeypot filled is answered
 # exactly like a good one (the same redirect) but nothing is kept; the next page then finds no details and
 # sends the browser back to the form. Two signs, each cheap and invisible to people:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -15,7 +15,7 @@ from app.extensions import db
 from app.intake import contact
 from app.intake.contact import ContactDetails, InvalidContact, check_contact, format_phone
 from app.intake.drafts import TYPED, clear_contact, keep_typed
-from app.intake.workflow import assessment_of, complete_screening, submit_request
+from app.intake.workflow import assessment_of, complete_screening, requests_from_phone, submit_request
 from app.models import Draft, Screening
 from app.public import bp
 from app.public.drafts import (
@@ -30,7 +30,14 @@ from app.public.drafts import (
     start_over,
 )
 from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
-from app.public.protection import Verdict, accept_contact, limit_patient_posts, looks_automated, mark_form_shown
+from app.public.protection import (
+    Verdict,
+    accept_contact,
+    limit_patient_posts,
+    limit_sends,
+    looks_automated,
+    mark_form_shown,
+)
 from app.public.question_html import question_html
 from app.screening import InvalidAnswers
 from app.screening.checklist import visit_checklist
@@ -268,6 +275,7 @@ def _contact_context(stated_age: Any) -> dict[str, object]:
 
 
 @bp.route("/request/check", methods=["GET", "POST"])
+@limit_sends
 @needs_result
 def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
     """The contact details to check; sending stores the request exactly once."""
@@ -279,6 +287,9 @@ def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
         return see_other("public.request_details")
     form = SendRequestForm()
     if form.validate_on_submit():
+        if _over_phone_limit(details):
+            db.session.commit()
+            return render_template("public/request_limit.html"), 429
         queued = not looks_automated(form) and _store_request(draft, screening, details)
         db.session.commit()
         if queued:
@@ -288,6 +299,14 @@ def request_check(draft: Draft, screening: Screening) -> str | BaseResponse:
     region = current_app.extensions["clinic"].phone_region
     return render_template("public/request_check.html", details=details, form=form, label=contact.label,
                            phone=format_phone(details.phone, region), born=patient_date(details.date_of_birth))
+
+
+def _over_phone_limit(details: ContactDetails) -> bool:
+    """Whether this phone number has sent ``REQUESTS_PER_PHONE`` requests in the window already."""
+    config = current_app.config
+    limit = int(config["REQUESTS_PER_PHONE"])
+    since = now() - timedelta(hours=int(config["REQUESTS_PER_PHONE_HOURS"]))
+    return limit > 0 and requests_from_phone(db.session, details.phone, since) >= limit
 
 
 def _store_request(draft: Draft, screening: Screening, details: ContactDetails) -> bool:

@@ -158,6 +158,8 @@ def serve(workdir: Path, migrated_template: Path | str, **settings: str) -> Iter
         "MAIL_DELIVER_IN_BACKGROUND": "0",
         "FORM_MIN_SECONDS": "0",
         "RATELIMIT_PUBLIC_POST": "1000000 per minute",
+        "RATELIMIT_REQUEST_SEND": "1000000 per minute",
+        "REQUESTS_PER_PHONE": "0",  # every browser journey sends with the same phone number
         "RATELIMIT_LOGIN": "1000000 per minute",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **settings,
