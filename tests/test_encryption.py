@@ -275,3 +275,23 @@ def test_without_the_key_values_cannot_be_read(app_on: Callable[..., Flask]) -> 
     other = app_on(DATA_ENCRYPTION_KEYS=K2)
     with other.app_context(), pytest.raises(KeyConfigError):
         db.session.scalars(select(ConsultationRequest)).one()
+
+
+def test_a_value_from_any_encrypted_column_fails_in_every_other(app: Flask) -> None:
+    """Each ciphertext is bound to its column: copied into any other encrypted column, it does not decrypt."""
+    from app.models.base import EncryptedText
+    from app.security.crypto import keyring
+
+    purposes = sorted({column.type.purpose for table in db.metadata.tables.values() for column in table.columns
+                       if isinstance(column.type, EncryptedText)})
+    assert {"consultation_request.first_name", "request_event.note", "draft.contact",
+            "staff_user.totp_secret"} <= set(purposes)
+    with app.app_context():
+        ring = keyring()
+        for own in purposes:
+            token = ring.encrypt("Quixotezza 1954-04-03", own)
+            assert ring.decrypt(token, own) == "Quixotezza 1954-04-03"
+            for other in purposes:
+                if other != own:
+                    with pytest.raises(DecryptionError):
+                        ring.decrypt(token, other)
