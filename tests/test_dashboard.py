@@ -166,6 +166,7 @@ def expected(app: Flask, first: date, last: date) -> dict[str, Any]:
         "categories": Counter(s.category for s in screenings),
         "request_categories": Counter(r.category for r in requests),
         "statuses": Counter(r.status for r in requests),
+        "outcomes": Counter(r.outcome for r in requests if r.status == "closed"),
         "emergencies": sum(s.category == "emergency" for s in screenings),
         "to_contact": f"{statistics.median(to_contact):.1f} h" if to_contact else "–", "contacted": len(to_contact),
         "to_scheduled": f"{statistics.median(to_scheduled):.1f} h" if to_scheduled else "–",
@@ -211,9 +212,15 @@ def test_range_numbers_equal_counts_from_the_seeded_data(app: Flask, seeded: dic
     assert key["Requests sent"] == [str(want["requests"])]
     assert key["Share of screenings with a request"] == [want["share"]]
     assert key["Emergency results"] == [str(want["emergencies"])]
+    def requests(count: int) -> str:  # "1 request", "2 requests"
+        return f"{count} request" + ("" if count == 1 else "s")
+
     assert key["Median time to first contact attempt"] == [
-        f"{want['to_contact']} ({want['contacted']} requests contacted)"]
-    assert key["Median time to scheduled"] == [f"{want['to_scheduled']} ({want['scheduled']} requests scheduled)"]
+        f"{want['to_contact']} ({requests(want['contacted'])} contacted)"]
+    assert key["Median time to scheduled"] == [f"{want['to_scheduled']} ({requests(want['scheduled'])} scheduled)"]
+    assert key["Closed: not a candidate"] == [str(want["outcomes"]["not_a_candidate"])]
+    assert key["Closed: consultation booked"] == ["0"]
+    assert want["outcomes"]["not_a_candidate"] > 0
     by_category = found["Screenings and requests by category"]
     for category in CATEGORIES:
         assert by_category[category.title()] == [str(want["categories"][category]),
@@ -324,3 +331,15 @@ def test_emergency_screens_are_counted_per_day_without_answers_and_shown(app: Fl
     key = tables(client.get(f"/staff/dashboard?from={today - timedelta(days=30)}&to={today - timedelta(days=1)}"
                             ).text)["Key figures"]
     assert key["Sent to emergency care from the warning signs page"] == ["0"]
+
+
+def test_one_request_is_one_request(app: Flask) -> None:
+    staff = make_staff(app, "frontdesk")
+    reference = seed_request(app, created_at=utcnow() - timedelta(days=3))
+    work(app, reference, staff["id"], contact_after=1, schedule_after=5)
+    today = utcnow().astimezone(TZ).date()
+    page = signed_in(app, "admin").get(f"/staff/dashboard?from={today - timedelta(days=7)}&to={today}").text
+    key = tables(page)["Key figures"]
+    assert key["Median time to first contact attempt"][0].endswith("(1 request contacted)")
+    assert key["Median time to scheduled"][0].endswith("(1 request scheduled)")
+    assert "1 requests" not in page and "1 screenings" not in page

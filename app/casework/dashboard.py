@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from app.casework.status import STATUSES
+from app.casework.status import OUTCOMES, STATUSES
 from app.models import CATEGORY_RANK, ConsultationRequest, EmergencyScreenCount, RequestEvent, Screening
 
 CATEGORIES = tuple(CATEGORY_RANK)  # emergency, likely, possible, unlikely
@@ -67,6 +67,8 @@ class Stats:
     screenings_by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     requests_by_category: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     requests_by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    # Closed requests sent in the period, by how they ended (the outcome staff chose when closing).
+    requests_by_outcome: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     to_contact: list[float] = field(default_factory=list)  # hours from request to first contact attempt
     to_scheduled: list[float] = field(default_factory=list)  # hours from request to first 'scheduled'
     emergency_screens: int = 0  # sent to emergency care from the safety page (the anonymous daily count)
@@ -120,17 +122,19 @@ def collect(session: Session, periods: Sequence[Period]) -> list[Stats]:
         target.screenings_by_category[category] = target.screenings_by_category.get(category, 0) + count
     sent = (
         select(_bucket(ConsultationRequest.created_at, periods), ConsultationRequest.category.label("category"),
-               ConsultationRequest.status.label("status"))
+               ConsultationRequest.status.label("status"), ConsultationRequest.outcome.label("outcome"))
         .where(_in_range(ConsultationRequest.created_at, periods)).subquery()
     )
-    for bucket, category, status, count in session.execute(
-        select(sent.c.bucket, sent.c.category, sent.c.status, func.count())
-        .group_by(sent.c.bucket, sent.c.category, sent.c.status)
+    for bucket, category, status, outcome, count in session.execute(
+        select(sent.c.bucket, sent.c.category, sent.c.status, sent.c.outcome, func.count())
+        .group_by(sent.c.bucket, sent.c.category, sent.c.status, sent.c.outcome)
     ):
         target = stats[bucket]
         target.requests += count
         target.requests_by_category[category] = target.requests_by_category.get(category, 0) + count
         target.requests_by_status[status] = target.requests_by_status.get(status, 0) + count
+        if status == "closed" and outcome:
+            target.requests_by_outcome[outcome] = target.requests_by_outcome.get(outcome, 0) + count
     _add_waits(session, periods, stats)
     firsts = [p.first_day for p in periods]
     for day, count in session.execute(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from app.casework.dashboard import CATEGORIES, Stats
 from app.casework.dashboard_charts import Chart, Series, bar_chart
-from app.casework.status import STATUS_LABELS, STATUSES
+from app.casework.status import OUTCOME_LABELS, OUTCOMES, STATUS_LABELS, STATUSES
 
 CATEGORY_WORDS = {"emergency": "Emergency", "likely": "Likely", "possible": "Possible", "unlikely": "Unlikely"}
 
@@ -27,6 +27,11 @@ class Figure:
 
     chart: Chart
     table: Table
+
+
+def counted(count: int, one: str, many: str) -> str:
+    """``count`` with its noun in the right number: "1 request", "2 requests", "0 requests"."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def percent(share: float | None) -> str:
@@ -55,8 +60,9 @@ def weekly_figures(weeks: Sequence[Stats]) -> list[Figure]:
     first = "Week starting"
     activity = bar_chart(
         "chart-activity", "Screenings completed and requests sent, per week",
-        f"{sum(s.screenings for s in weeks)} screenings and {sum(s.requests for s in weeks)} requests "
-        f"in {len(weeks)} weeks", labels,
+        f"{counted(sum(s.screenings for s in weeks), 'screening', 'screenings')} and "
+        f"{counted(sum(s.requests for s in weeks), 'request', 'requests')} in {counted(len(weeks), 'week', 'weeks')}",
+        labels,
         [Series("Screenings completed", "chart-screenings", [s.screenings for s in weeks]),
          Series("Requests sent", "chart-requests", [s.requests for s in weeks])])
     categories = bar_chart(
@@ -103,9 +109,11 @@ def range_figures(stats: Stats) -> tuple[Table, list[Figure]]:
         ("Emergency results", [str(stats.emergencies)]),
         ("Sent to emergency care from the warning signs page", [str(stats.emergency_screens)]),
         ("Median time to first contact attempt", [f"{hours(stats.median_hours_to_contact)} "
-                                                  f"({len(stats.to_contact)} requests contacted)"]),
+                                                  f"({counted(len(stats.to_contact), 'request', 'requests')} "
+                                                  "contacted)"]),
         ("Median time to scheduled", [f"{hours(stats.median_hours_to_scheduled)} "
-                                      f"({len(stats.to_scheduled)} requests scheduled)"]),
+                                      f"({counted(len(stats.to_scheduled), 'request', 'requests')} scheduled)"]),
+        *((f"Closed: {OUTCOME_LABELS[o].lower()}", [str(stats.requests_by_outcome[o])]) for o in OUTCOMES),
     ])
     words = [CATEGORY_WORDS[c] for c in CATEGORIES]
     categories = bar_chart(
