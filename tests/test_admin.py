@@ -263,3 +263,19 @@ def test_nul_in_a_display_name_or_a_sign_in_email_is_refused_alike_on_every_data
             create_staff(db.session, "nul@clinic.example", "Ana\x00García", "admin", "long enough password", utcnow())
         assert find_by_email(db.session, "nul\x00@clinic.example") is None
         db.session.rollback()
+
+
+def test_admins_are_told_when_new_request_emails_are_off(make_app: Any) -> None:
+    off = make_app(MAIL_INTAKE_ADDRESS="")
+    admin, _ = signed_in(off)
+    page = admin.get("/staff/requests").text
+    assert "New-request emails are switched off" in page
+    assert "Notices are switched off" in admin.get("/staff/admin/outbox").text
+    desk = off.test_client()
+    login(desk, make_staff(off, "frontdesk"))
+    assert "New-request emails are switched off" not in desk.get("/staff/requests").text  # admins only
+
+    on = make_app(MAIL_INTAKE_ADDRESS="intake@clinic.example")
+    admin, _ = signed_in(on)
+    assert "switched off" not in admin.get("/staff/requests").text
+    assert "No emails yet." in admin.get("/staff/admin/outbox").text
