@@ -19,6 +19,7 @@ from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request
 from tests.journey import CONTACT, csrf_token, error_messages, see_result
 from tests.patient_pages import choose_language
+from tests.test_request_work import version_of
 
 
 @pytest.fixture
@@ -73,15 +74,12 @@ def test_audit_filters_at_the_edges_give_the_page_with_a_message(admin: FlaskCli
 
 def _schedule(app: Flask, client: FlaskClient, day: str) -> tuple[int, str]:
     reference = patient_request(app)
+    page = client.get(f"/staff/requests/{reference}").text  # new -> in progress -> scheduled
+    client.post(f"/staff/requests/{reference}/status", data={
+        "csrf_token": csrf_token(page), "version": version_of(page), "status": "in_progress"})
     page = client.get(f"/staff/requests/{reference}").text
-    version = page.split('name="version" type="hidden" value="', 1)[1].split('"', 1)[0]
-    for status in ("in_progress",):  # new -> in progress -> scheduled
-        client.post(f"/staff/requests/{reference}/status", data={
-            "csrf_token": csrf_token(page), "version": version, "status": status})
-        page = client.get(f"/staff/requests/{reference}").text
-        version = page.split('name="version" type="hidden" value="', 1)[1].split('"', 1)[0]
     response = client.post(f"/staff/requests/{reference}/status", data={
-        "csrf_token": csrf_token(page), "version": version, "status": "scheduled",
+        "csrf_token": csrf_token(page), "version": version_of(page), "status": "scheduled",
         "appointment_date": day, "appointment_time": "10:00"})
     with app.app_context():
         stored = db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.reference == reference)).one()
@@ -158,9 +156,8 @@ def test_the_request_page_shown_again_after_a_refused_form_is_audited(
 
     reference = patient_request(app)
     page = desk.get(f"/staff/requests/{reference}").text
-    version = page.split('name="version" type="hidden" value="', 1)[1].split('"', 1)[0]
     response = desk.post(f"/staff/requests/{reference}/status",
-                         data={"csrf_token": csrf_token(page), "version": version, **data})
+                         data={"csrf_token": csrf_token(page), "version": version_of(page), **data})
     assert response.status_code == status
     with app.app_context():
         views = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "view_request")

@@ -107,9 +107,7 @@ def accept_contact(form: ContactForm, typed: Mapping[str, str], draft: Draft, no
         return Verdict.DROPPED
     if _filled_too_fast(draft, now):
         log.info("A contact form was sent too soon after it was shown; it is shown again to check")
-        if _shown_at(draft) is None:
-            mark_form_shown(draft, now)
-        keep_typed(draft, typed, now)
+        keep_typed(draft, typed, now)  # the view shows it again, which starts the clock if it had not started
         return Verdict.CHECK_AGAIN
     shown = draft.contact.get(FORM_SHOWN_AT)
     save_contact(draft, {**form.contact_data(), **({FORM_SHOWN_AT: shown} if shown else {})}, now)
