@@ -131,6 +131,14 @@ class Config(SecurityConfig):
     CLINIC_CONTENT_DIR = _env("CLINIC_CONTENT_DIR", "")
     # Promised on the confirmation page: how soon the front desk calls back.
     CLINIC_CALLBACK_DAYS = int(_env("CLINIC_CALLBACK_DAYS", "2"))
+    # When the front desk works, for the queue's due times: the promise above counts only these days and
+    # hours (clinic time zone). Closed dates (holidays) are ISO dates separated by spaces or commas.
+    CLINIC_WORKING_DAYS = _env("CLINIC_WORKING_DAYS", "Mon-Fri")
+    CLINIC_WORKING_HOURS = _env("CLINIC_WORKING_HOURS", "08:00-17:00")
+    CLINIC_CLOSED_DATES = _env("CLINIC_CLOSED_DATES", "")
+    # Who hears at once about an emergency request: an email through the outbox with the reference and a
+    # link only. Empty = no alert (the app warns at start in production).
+    ONCALL_EMAIL = _env("ONCALL_EMAIL", "")
 
     # Email notices of new requests (app/casework/notify.py). Empty intake address = no email is queued.
     # The email carries only reference, category and a link, so it may pass through ordinary mail.

@@ -270,8 +270,8 @@ def test_each_export_is_audited_once_without_the_search_text(app: Flask) -> None
         assert len(events) == 1
         event = events[0]
         assert (event.staff_id, event.ip, event.target_type) == (account["id"], "127.0.0.1", None)
-        assert event.detail == {"status": "open", "category": "likely", "assignee": "", "from": "2026-01-01",
-                                "to": "", "searched": True}
+        assert event.detail == {"status": "open", "view": "", "category": "likely", "assignee": "",
+                                "from": "2026-01-01", "to": "", "searched": True}
         assert "García" not in str(event.detail)
 
 

@@ -235,8 +235,8 @@ def test_the_filtered_queue_downloads_as_one_bundle_audited_like_the_csv(app: Fl
     assert len(data["entry"]) == 4 * len(wanted)
     [event] = _exports(app)
     assert event.staff_id == account["id"] and event.target_type is None
-    assert event.detail == {"status": "open", "category": "possible", "assignee": "", "from": "2020-01-01",
-                            "to": "", "searched": False, "format": "fhir"}
+    assert event.detail == {"status": "open", "view": "", "category": "possible", "assignee": "",
+                            "from": "2020-01-01", "to": "", "searched": False, "format": "fhir"}
 
 
 def test_an_empty_queue_is_an_empty_valid_bundle(app: Flask) -> None:

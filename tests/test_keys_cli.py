@@ -102,8 +102,8 @@ def test_reindex_after_changing_the_blind_index_key(app: Flask, restart: Callabl
 
     result = moved.test_cli_runner().invoke(args=["keys", "reindex"])
     assert result.exit_code == 0, result.output
-    assert "Recomputed the blind indexes of 2 request(s)." in result.output
+    assert "Recomputed the blind indexes of 2 request(s), and the name search keys of 2." in result.output
     assert found_by(moved, "415 555 0177") == found_by(moved, "quixotezza") == [reference]
     assert audit_details(moved)[-1] == {"operation": "reindex", "rows": 2, "unreadable": 0, "busy": 0}
     again = moved.test_cli_runner().invoke(args=["keys", "reindex"])
-    assert "of 0 request(s)" in again.output
+    assert "of 0 request(s), and the name search keys of 0." in again.output

@@ -211,3 +211,37 @@ def test_notes_migration_encrypts_existing_notes_and_downgrade_decrypts(database
             assert conn.execute(text("SELECT note FROM request_event ORDER BY id")).scalars().all() == [note, None]
         upgrade()
         db.engine.dispose()
+
+
+def test_call_list_migration_counts_attempts_and_indexes_each_surname_word(databases: Databases) -> None:
+    """0012: contact attempts already on a timeline are counted on the request; the name is searchable by word."""
+    import json
+
+    from flask_migrate import upgrade
+    from sqlalchemy import select, text
+
+    from app.casework.queue import search_condition
+    from app.models import ConsultationRequest
+    from tests.conftest import _make_app
+
+    app = _make_app(databases.empty("old"))
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade(revision="0011_encrypt_notes")
+        with db.engine.begin() as conn:
+            for event_id, outcome, at in ((1, "no_answer", "2026-11-02 10:00:00"),
+                                          (2, "voicemail", "2026-11-03 11:00:00")):
+                conn.execute(text(
+                    "INSERT INTO request_event (id, request_id, kind, data, created_at)"
+                    " VALUES (:id, 1, 'contact_attempt', :data, :at)"),
+                    {"id": event_id, "data": json.dumps({"method": "phone", "outcome": outcome}), "at": at})
+        upgrade()
+        request = db.session.scalars(select(ConsultationRequest)).one()
+        assert (request.contact_attempts, request.last_contact_outcome) == (2, "voicemail")
+        assert request.last_contact_at is not None and request.last_contact_at.day == 3
+        for query in ("mcdonald", "McDonald", "MCDONALD"):
+            found = db.session.scalars(select(ConsultationRequest.reference).where(
+                search_condition(query, "US"))).all()  # type: ignore[arg-type]
+            assert found == ["AAAA-BBBB"], query
+        db.session.remove()
+        db.engine.dispose()

@@ -1,11 +1,14 @@
-"""The work queue: filters from the query string, one ``select()``, keyset pages of 50.
+"""The call list: filters from the query string, one filtered ``select()``, keyset pages of 50.
 
 The search text is the exception: it is often a patient's name or phone number, so it never goes in a
 URL (access logs, browser history, Referer headers). The console keeps it in the staff session and the
 query string carries only ``search=<id>``; ``parse_filters`` is given a lookup for those ids.
 
-Order: emergencies first, then likely, possible, unlikely; oldest first within each. Each filter
-combination is served by an index whose columns are the filter, then (category_rank, created_at, id).
+Order: emergencies first; then new requests past the clinic's callback promise (overdue), likely before
+possible before unlikely; then the rest by category. Oldest first within each. Overdue is "sent at or
+before a cutoff" (app/platform/working_time.py turns the promise into that moment), so each of these
+seven segments is one range of an index whose columns are the filter, then (category_rank, created_at,
+id): a page reads at most seven short index ranges, whatever the size of the table.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import Select, select, tuple_
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, tuple_
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from app.casework.status import STATUSES
 from app.intake.reference import normalise_reference
-from app.models import CATEGORY_RANK, ConsultationRequest, RequestStatusCount
-from app.security.search_index import last_name_index, phone_index
+from app.models import CATEGORY_RANK, ConsultationRequest, RequestStatusCount, Screening, SurnameKey
+from app.security.search_index import phone_index, surname_query_key
 
 PAGE_SIZE = 50
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUS_CHOICES = ("open", "all", *STATUSES)
+VIEWS = ("", "due")  # the whole call list, or only what is due now (call-backs whose time came, overdue)
+RANKS = sorted(set(CATEGORY_RANK.values()))
+EMERGENCY_RANK = CATEGORY_RANK["emergency"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class QueueFilters:
     """What the queue shows; every field round-trips through the query string, the search text by its id."""
 
     status: str = "open"
+    view: str = ""  # "" or "due"
     category: str = ""
     assignee: str = ""  # "", "me", "none" or a staff id
     submitted_from: date | None = None
@@ -49,6 +56,7 @@ class QueueFilters:
         values = replace(self, **changes)  # type: ignore[arg-type]
         args = {
             "status": values.status if values.status != "open" else "",
+            "view": values.view,
             "category": values.category,
             "assignee": values.assignee,
             "from": values.submitted_from.isoformat() if values.submitted_from else "",
@@ -107,6 +115,10 @@ def parse_filters(
     if status not in STATUS_CHOICES:
         errors.append("Unknown status filter; showing open requests")
         status = "open"
+    view = args.get("view", "")
+    if view not in VIEWS:
+        errors.append("Unknown view; showing the whole call list")
+        view = ""
     category = args.get("category", "")
     if category and category not in CATEGORY_RANK:
         errors.append("Unknown category filter; showing every category")
@@ -120,35 +132,53 @@ def parse_filters(
         errors.append("That page link is out of date; showing the first page")
         after = ""
     return QueueFilters(
-        status=status, category=category, assignee=assignee,
+        status=status, view=view, category=category, assignee=assignee,
         submitted_from=filter_day(args.get("from", ""), "From", errors),
         submitted_to=filter_day(args.get("to", ""), "To", errors),
         q=q, search=search if q else "", after=after, errors=tuple(errors),
     )
 
 
-def encode_cursor(request: ConsultationRequest) -> str:
-    """The position just after ``request`` in queue order."""
-    micros = (request.created_at - EPOCH) // timedelta(microseconds=1)  # exact: no float rounding
-    return f"{request.category_rank}.{micros}.{request.id}"
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the call list: after this row of this segment, with the overdue cutoff the list was read with.
+
+    The cutoff travels with the cursor, so a request that falls overdue while someone pages is neither
+    skipped nor shown twice.
+    """
+
+    segment: int
+    created_at: datetime
+    id: int
+    overdue_before: datetime
+
+    def encode(self) -> str:
+        """The cursor as the query string carries it."""
+        return f"{self.segment}.{_micros(self.created_at)}.{self.id}.{_micros(self.overdue_before)}"
 
 
-def decode_cursor(cursor: str) -> tuple[int, datetime, int] | None:
-    """(rank, created_at, id) from a cursor, or None if it is not one."""
-    match = re.fullmatch(r"(\d)\.(\d{1,17})\.(\d{1,9})", cursor, re.ASCII)
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)  # exact: no float rounding
+
+
+def decode_cursor(cursor: str) -> Cursor | None:
+    """The position a cursor names, or None if it is not one this app wrote."""
+    match = re.fullmatch(r"(\d)\.(\d{1,17})\.(\d{1,9})\.(\d{1,17})", cursor, re.ASCII)
     if not match:
         return None
     try:
         created = EPOCH + timedelta(microseconds=int(match.group(2)))
-    except OverflowError:  # beyond the year 9999: not a cursor this app wrote
+        cutoff = EPOCH + timedelta(microseconds=int(match.group(4)))
+    except OverflowError:  # beyond the year 9999
         return None
-    return int(match.group(1)), created, int(match.group(3))
+    return Cursor(int(match.group(1)), created, int(match.group(3)), cutoff)
 
 
 def search_condition(q: str, region: str) -> object:
-    """Reference, phone (any format, matched in E.164) or last name (case-insensitive exact).
+    """Reference, phone (any format, matched in E.164) or last name (whole, or any one of its words).
 
-    Phone and last name are stored encrypted, so they are matched through their blind indexes.
+    Phone and last name are stored encrypted, so they are matched through their blind indexes; a name is
+    compared without accents, case or apostrophes ("hernandez" finds "Hernández García").
     """
     reference = normalise_reference(q)
     if reference:
@@ -160,18 +190,43 @@ def search_condition(q: str, region: str) -> object:
         except phonenumbers.NumberParseException:
             e164 = q
         return ConsultationRequest.phone_index == phone_index(e164)
-    return ConsultationRequest.last_name_index == last_name_index(q)
+    key = surname_query_key(q)
+    if key is None:
+        return false()
+    return ConsultationRequest.id.in_(select(SurnameKey.request_id).where(SurnameKey.digest == key))
 
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
 
+def overdue_condition(overdue_before: datetime) -> ColumnElement[bool]:
+    """New (nobody has tried to call yet) and sent at or before the cutoff: the callback promise is broken."""
+    return and_(ConsultationRequest.status == "new", ConsultationRequest.created_at <= overdue_before)
+
+
+def due_now_condition(now: datetime, overdue_before: datetime) -> ColumnElement[bool]:
+    """What to call now: a call-back time that has come, a new emergency, or an overdue request."""
+    return and_(ConsultationRequest.is_open.is_(True), or_(
+        ConsultationRequest.callback_at <= now,
+        and_(ConsultationRequest.status == "new", ConsultationRequest.category_rank == EMERGENCY_RANK),
+        overdue_condition(overdue_before),
+    ))
+
+
 def build_query(
-    filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str
+    filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str,
+    now: datetime | None = None, overdue_before: datetime | None = None,
 ) -> Select[tuple[ConsultationRequest]]:
-    """One select for the filtered queue, in queue order (without the page limit)."""
+    """One select for the filtered queue in category order (the exports' order; the page adds overdue first).
+
+    The "due" view needs ``now`` and ``overdue_before``.
+    """
     query = select(ConsultationRequest)
+    if filters.view == "due":
+        if now is None or overdue_before is None:
+            raise ValueError("the due view needs the time and the overdue cutoff")
+        query = query.where(due_now_condition(now, overdue_before))
     status = "all" if filters.q and filters.status == "open" else filters.status  # a search looks everywhere
     if status == "open":
         query = query.where(ConsultationRequest.is_open.is_(True))
@@ -204,17 +259,53 @@ class QueuePage:
     next_cursor: str | None
 
 
-def fetch_page(session: Session, filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str) -> QueuePage:
-    """The page of the queue that starts after ``filters.after``."""
-    query = build_query(filters, staff_id=staff_id, tz=tz, region=region)
+def segments(filters: QueueFilters, overdue_before: datetime) -> list[tuple[int, ColumnElement[bool]]]:
+    """The call list's parts in order, each (number, condition): emergencies, overdue by category, the rest."""
+    rank = ConsultationRequest.category_rank
+    wanted = [r for r in RANKS if not filters.category or r == CATEGORY_RANK[filters.category]]
+    # Only new requests can be overdue: a view of other statuses has no overdue part.
+    overdue_applies = filters.status in ("open", "new", "all") or bool(filters.q)
+    parts: list[tuple[int, ColumnElement[bool]]] = []
+    if EMERGENCY_RANK in wanted:
+        parts.append((0, rank == EMERGENCY_RANK))
+    others = [r for r in wanted if r != EMERGENCY_RANK]
+    if overdue_applies:
+        parts += [(r, and_(rank == r, overdue_condition(overdue_before))) for r in others]
+        parts += [(len(RANKS) - 1 + r, and_(rank == r, ~overdue_condition(overdue_before))) for r in others]
+    else:
+        parts += [(len(RANKS) - 1 + r, rank == r) for r in others]
+    return parts
+
+
+def fetch_page(session: Session, filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str,
+               now: datetime, overdue_before: datetime) -> QueuePage:
+    """The page of the call list that starts after ``filters.after``: segment by segment, 50 rows at most."""
     position = decode_cursor(filters.after) if filters.after else None
     if position:
-        key = tuple_(ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id)
-        query = query.where(key > tuple_(*position))
-    rows = list(session.scalars(query.options(joinedload(ConsultationRequest.assignee)).limit(PAGE_SIZE + 1)))
+        overdue_before = position.overdue_before
+    query = build_query(filters, staff_id=staff_id, tz=tz, region=region, now=now, overdue_before=overdue_before)
+    query = query.order_by(None).options(
+        joinedload(ConsultationRequest.assignee),
+        joinedload(ConsultationRequest.screening).options(load_only(Screening.assessment)),  # the review flags
+    )
+    rows: list[tuple[int, ConsultationRequest]] = []
+    for number, condition in segments(filters, overdue_before):
+        if position and number < position.segment:
+            continue
+        part = query.where(condition).order_by(ConsultationRequest.created_at, ConsultationRequest.id)
+        if position and number == position.segment:
+            key = tuple_(ConsultationRequest.created_at, ConsultationRequest.id)
+            part = part.where(key > tuple_(position.created_at, position.id))
+        rows += [(number, row) for row in session.scalars(part.limit(PAGE_SIZE + 1 - len(rows)))]
+        if len(rows) > PAGE_SIZE:
+            break
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    return QueuePage(rows, encode_cursor(rows[-1]) if more and rows else None)
+    cursor = None
+    if more and rows:
+        number, last = rows[-1]
+        cursor = Cursor(number, last.created_at, last.id, overdue_before).encode()
+    return QueuePage([row for _, row in rows], cursor)
 
 
 def status_counts(session: Session) -> dict[str, int]:

@@ -23,7 +23,7 @@ from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.intake.drafts import purge_expired
-from app.models import ConsultationRequest, Draft, RequestEvent, Screening
+from app.models import ConsultationRequest, Draft, RequestEvent, Screening, SurnameKey
 
 # Ids are handled in batches: bounded statements (SQLite caps bound parameters) and bounded memory
 # however much has piled up since the last run.
@@ -110,6 +110,8 @@ def _delete_requests(session: Session, ids: list[int], cutoff: datetime) -> tupl
                     .values(screening_id=None).execution_options(synchronize_session=False))
     events = session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids))
                              .execution_options(synchronize_session=False))
+    session.execute(delete(SurnameKey).where(SurnameKey.request_id.in_(ids))
+                    .execution_options(synchronize_session=False))
     removed = session.execute(delete(ConsultationRequest).where(ConsultationRequest.id.in_(ids))
                               .execution_options(synchronize_session=False))
     session.execute(delete(Screening).where(Screening.id.in_(screening_ids))

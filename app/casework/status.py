@@ -32,3 +32,11 @@ CONTACT_OUTCOMES = {"reached": "Reached", "voicemail": "Left voicemail", "no_ans
 def allowed_next(status: str) -> tuple[str, ...]:
     """The statuses a request in ``status`` may move to."""
     return TRANSITIONS.get(status, ())
+
+# The front desk's protocol for an emergency request, in the order it is done. The ``{number}`` is the
+# clinic's emergency number (CLINIC_EMERGENCY_NUMBER).
+EMERGENCY_STEPS = {
+    "went_to_er": "Asked: they have gone, or are on their way, to emergency care",
+    "told_911": "Asked: they had not gone. I told them to call {number} now",
+    "told_oncall": "I told the clinician on call",
+}

@@ -8,13 +8,22 @@ Each change appends a timeline event with who and when.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOMES, STATUS_LABELS, allowed_next
+from app.casework.status import (
+    CONTACT_METHODS,
+    CONTACT_OUTCOMES,
+    EMERGENCY_STEPS,
+    OUTCOMES,
+    STATUS_LABELS,
+    allowed_next,
+)
 from app.models import ConsultationRequest, RequestEvent, StaffUser
 
 NOTE_MAX = 2000
+CALLBACK_LATEST = timedelta(days=90)  # a call-back further ahead than this is a typing mistake
+CALLBACK_GRACE = timedelta(minutes=5)  # "now" typed a minute late is still accepted
 
 
 class StaleRequest(Exception):
@@ -51,11 +60,11 @@ def _clean_note(note: str | None) -> str | None:
 def assign(request: ConsultationRequest, assignee: StaffUser | None, *, actor: StaffUser, now: datetime,
            expected_version: int) -> None:
     """Give the request to ``assignee`` (None: unassign)."""
+    if request.assignee_id == (assignee.id if assignee else None):
+        return  # already so (a double click, or a colleague did the same): nothing to refuse
     _check_version(request, expected_version)
     if assignee is not None and not assignee.active:
         raise InvalidChange("That account is disabled")
-    if request.assignee_id == (assignee.id if assignee else None):
-        return
     request.assignee_id = assignee.id if assignee else None
     _event(request, actor, now, "assigned",
            data={"assignee_id": assignee.id if assignee else None, "assignee": assignee.name if assignee else None})
@@ -69,6 +78,10 @@ def log_contact(request: ConsultationRequest, *, method: str, outcome: str, note
         raise InvalidChange("Choose how you tried to contact the patient and what happened")
     _event(request, actor, now, "contact_attempt", data={"method": method, "outcome": outcome},
            note=_clean_note(note))
+    request.contact_attempts += 1
+    request.last_contact_at, request.last_contact_outcome = now, outcome
+    if request.callback_at is not None and request.callback_at <= now:
+        request.callback_at = None  # the call-back that came due is this attempt; a later one stays
     if request.status == "new":
         _move(request, "in_progress", actor=actor, now=now)
 
@@ -101,6 +114,33 @@ def _move(request: ConsultationRequest, to: str, *, actor: StaffUser, now: datet
     _event(request, actor, now, "status", status_from=request.status, status_to=to, data=data, note=note)
     request.status = to
     request.is_open = to != "closed"
+
+
+def set_callback(request: ConsultationRequest, at: datetime | None, *, actor: StaffUser, now: datetime,
+                 expected_version: int) -> None:
+    """Set the time the patient asked to be called back (None clears it); it must be in the next 90 days."""
+    _check_version(request, expected_version)
+    if at is not None and not now - CALLBACK_GRACE <= at <= now + CALLBACK_LATEST:
+        raise InvalidChange("Enter a call-back time between now and 90 days from now")
+    if not request.is_open and at is not None:
+        raise InvalidChange("This request is closed; reopen it before setting a call-back time")
+    if request.callback_at == at:
+        return
+    request.callback_at = at
+    _event(request, actor, now, "callback", data={"callback_at": at.isoformat() if at else None})
+
+
+def record_emergency_steps(request: ConsultationRequest, steps: list[str], *, actor: StaffUser, now: datetime,
+                           note: str | None, expected_version: int) -> None:
+    """Record which steps of the emergency protocol were done (app/casework/status.py, EMERGENCY_STEPS)."""
+    _check_version(request, expected_version)
+    if request.category != "emergency":
+        raise InvalidChange("The emergency steps are only for emergency requests")
+    if not steps or any(step not in EMERGENCY_STEPS for step in steps):
+        raise InvalidChange("Choose at least one step you have done")
+    if "went_to_er" in steps and "told_911" in steps:
+        raise InvalidChange("Choose either that they went to emergency care or that you told them to call, not both")
+    _event(request, actor, now, "protocol", data={"steps": list(dict.fromkeys(steps))}, note=_clean_note(note))
 
 
 def add_note(request: ConsultationRequest, text: str, *, actor: StaffUser, now: datetime) -> None:

@@ -107,7 +107,8 @@ def reindex_command(batch_size: int) -> None:
         "busy": len(report.busy),
     })
     db.session.commit()
-    click.echo(f"Recomputed the blind indexes of {report.updated} request(s).")
+    click.echo(f"Recomputed the blind indexes of {report.updated} request(s), and the name search keys of "
+               f"{report.surname_keys}.")
     _report_leftovers([("consultation_request", i) for i in report.unreadable],
                       [("consultation_request", i) for i in report.busy], "reindex")
 

@@ -98,6 +98,7 @@ def audit_detail(filters: QueueFilters) -> dict[str, object]:
     """
     return {
         "status": filters.status,
+        "view": filters.view,
         "category": filters.category,
         "assignee": filters.assignee,
         "from": filters.submitted_from.isoformat() if filters.submitted_from else "",

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 
 from app.intake.contact import ContactDetails
 from app.intake.reference import new_reference
-from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening
+from app.models import CATEGORY_RANK, ConsultationRequest, Draft, RequestEvent, Screening, SurnameKey
 from app.platform.database import dialect_insert
 from app.screening import Assessment, assess, validate_answers
-from app.security.search_index import phone_index, request_indexes
+from app.security.search_index import phone_index, request_indexes, surname_keys
 
 REFERENCE_ATTEMPTS = 5
 DUPLICATE_WINDOW = timedelta(days=30)
@@ -120,6 +120,7 @@ def submit_request(
                 return StoredRequest(*stored), False  # another submission of the same screening won the race
             continue  # the random reference collided: draw another
         session.add(RequestEvent(request_id=request_id, kind="submitted", status_to="new", data={}, created_at=now))
+        session.add_all(SurnameKey(request_id=request_id, digest=digest) for digest in surname_keys(details.last_name))
         session.expire(screening, ["request"])  # read again when next used
         return StoredRequest(request_id, reference, screening.category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")

@@ -11,6 +11,7 @@ from app.models.patient import (
     EmergencyScreenCount,
     RequestStatusCount,
     Screening,
+    SurnameKey,
 )
 from app.models.staff import ROLES, RecoveryCode, StaffSession, StaffUser
 from app.models.work import EVENT_KINDS, RequestEvent
@@ -19,6 +20,6 @@ __all__ = [
     "AUDIT_ACTIONS", "CATEGORY_RANK", "EVENT_KINDS", "OPEN_STATUSES", "ROLES",
     "AuditEvent", "ConsultationRequest", "Draft", "EmergencyScreenCount", "OutboxMessage", "RecoveryCode",
     "RequestEvent", "RequestStatusCount", "Screening",
-    "StaffSession", "StaffUser",
+    "StaffSession", "StaffUser", "SurnameKey",
     "UTCDateTime", "utcnow",
 ]

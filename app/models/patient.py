@@ -86,6 +86,7 @@ class ConsultationRequest(db.Model):
         Index("ix_consultation_request_queue_unassigned", "category_rank", "created_at", "id",
               sqlite_where=text(UNASSIGNED_OPEN_SQLITE), postgresql_where=text(UNASSIGNED_OPEN_POSTGRESQL)),
         Index("ix_consultation_request_created_at", "created_at"),
+        Index("ix_consultation_request_callback_at", "callback_at"),  # the "due now" view's call-backs
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +127,12 @@ class ConsultationRequest(db.Model):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(24))
+    # The call list: a time the patient asked to be called back, and the contact attempts so far (kept with
+    # each attempt, so the queue shows them without reading every timeline).
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_contact_outcome: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
@@ -138,6 +145,22 @@ class ConsultationRequest(db.Model):
     events: Mapped[list[RequestEvent]] = relationship(
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
     )
+    surname_keys: Mapped[list[SurnameKey]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class SurnameKey(db.Model):
+    """A blind index of the last name, and of each word of it, for the queue's name search.
+
+    "Hernández García" has three: "hernandez garcia", "hernandez" and "garcia" (app/security/search_index.py),
+    so a search for any of them finds the request without the name being stored in clear.
+    """
+
+    __tablename__ = "surname_key"
+    __table_args__ = (Index("ix_surname_key_digest", "digest", "request_id"),)
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("consultation_request.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class RequestStatusCount(db.Model):

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from app.models.patient import ConsultationRequest
     from app.models.staff import StaffUser
 
-EVENT_KINDS = ("submitted", "assigned", "status", "contact_attempt", "note")
+EVENT_KINDS = ("submitted", "assigned", "status", "contact_attempt", "note", "callback", "protocol")
 
 
 class RequestEvent(db.Model):

@@ -63,7 +63,8 @@ RULE_TEXTS: dict[str, RuleText] = {
     "C3": RuleText(
         N_("You have tried physical therapy or spine shots for at least 3 months. They did not give lasting "
         "relief."),
-        "Failed conservative care (PT and/or ESI without lasting relief) for 3 months or more.",
+        "Failed conservative care (physical therapy and/or epidural steroid injections, ESI, without lasting relief) "
+        "for 3 months or more.",
         "MiDAS ENCORE",
     ),
     "C4": RuleText(
@@ -78,7 +79,7 @@ RULE_TEXTS: dict[str, RuleText] = {
     ),
     "C6": RuleText(
         N_("Your pain is moderate or worse."),
-        "Average pain NPRS 5 or more.",
+        "Average pain 5 or more out of 10 (NPRS, the 0 to 10 pain scale).",
         "MOTION",
     ),
     "C7": RuleText(

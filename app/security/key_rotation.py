@@ -18,14 +18,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import MetaData, Row, Text, column, select, table, update
+from sqlalchemy import MetaData, Row, Text, column, delete, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
-from app.models import ConsultationRequest
+from app.models import ConsultationRequest, SurnameKey
 from app.models.base import EncryptedText
 from app.security.crypto import DecryptionError, KeyConfigError, Keyring, key_id_parts, keyring
-from app.security.search_index import request_indexes
+from app.security.search_index import request_indexes, surname_keys
 
 BATCH_SIZE = 200  # rows per transaction: short locks, few commits
 ATTEMPTS = 3  # reads of a row that keeps changing under us before it is left for the next run
@@ -155,6 +155,7 @@ class ReindexReport:
     """What recomputing the blind indexes did."""
 
     updated: int = 0
+    surname_keys: int = 0  # requests whose surname search keys were rewritten
     unreadable: list[str] = field(default_factory=list)  # request ids whose details do not decrypt
     busy: list[str] = field(default_factory=list)
 
@@ -187,6 +188,7 @@ def _reindex_row(session: Session, row: Row[Any] | None, purposes: dict[str, str
             report.unreadable.append(str(request_id))
             return
         wanted = request_indexes(phone=plain["phone"], email=plain["email"], last_name=plain["last_name"])
+        _reindex_surname(session, request_id, plain["last_name"] or "", report)
         if all(stored[name] == wanted[name] for name in _INDEXES):
             return
         # Compare-and-set on the details the indexes are computed from.
@@ -198,6 +200,18 @@ def _reindex_row(session: Session, row: Row[Any] | None, purposes: dict[str, str
             return
         row = session.execute(select(_requests).where(_requests.c.id == request_id)).first()
     report.busy.append(str(request_id))
+
+
+def _reindex_surname(session: Session, request_id: int, last_name: str, report: ReindexReport) -> None:
+    """Make the request's surname search keys those of its last name under the current index key."""
+    wanted = surname_keys(last_name)
+    stored = set(session.scalars(select(SurnameKey.digest).where(SurnameKey.request_id == request_id)))
+    if stored == wanted:
+        return
+    session.execute(delete(SurnameKey).where(SurnameKey.request_id == request_id))
+    session.add_all(SurnameKey(request_id=request_id, digest=digest) for digest in wanted)
+    session.flush()
+    report.surname_keys += 1
 
 
 def reindex(session: Session, size: int = BATCH_SIZE) -> ReindexReport:

@@ -20,7 +20,7 @@ from app.staff.queue_routes import stored_search
 # The queue's filters, the search by the id its text is kept under in the session (app/staff/queue_routes.py).
 # Its page cursor ("after") is left out: an export is the whole filtered queue, not the page someone happened
 # to be looking at. "q" is read only so that search text in the URL (an old link) is refused, not ignored.
-FILTER_ARGS = ("status", "category", "assignee", "from", "to", "search", "q")
+FILTER_ARGS = ("status", "view", "category", "assignee", "from", "to", "search", "q")
 
 
 def export_filters() -> QueueFilters | Response:
@@ -43,8 +43,9 @@ def export_csv() -> Response:
     if not isinstance(filters, QueueFilters):
         return filters
     clinic = current_app.extensions["clinic"]
-    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
     now = utcnow()
+    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region,
+                        now=now, overdue_before=clinic.overdue_cutoff(now))
     record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(), detail=audit_detail(filters))
     db.session.commit()  # before streaming: an abandoned or failed download is still on record
     return FlaskResponse(

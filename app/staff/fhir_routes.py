@@ -40,8 +40,9 @@ def export_fhir() -> Response:
     if not isinstance(filters, QueueFilters):
         return filters
     clinic = current_app.extensions["clinic"]
-    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
     now = utcnow()
+    query = build_query(filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region,
+                        now=now, overdue_before=clinic.overdue_cutoff(now))
     record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(),
            detail={**audit_detail(filters), "format": "fhir"})
     db.session.commit()  # before streaming: an abandoned or failed download is still on record

@@ -20,6 +20,33 @@ def local_time(value: datetime | None, style: str = "%d %b %Y %H:%M") -> str:
     return value.astimezone(current_app.extensions["clinic"].timezone).strftime(style)
 
 
+@bp.app_template_filter("when")
+def when(value: datetime | None) -> str:
+    """A time a caller acts on, in the clinic's zone: "today 2:30 PM", "tomorrow 9:00 AM", "Mon Dec 7, 9:00 AM"."""
+    if value is None:
+        return ""
+    tz = current_app.extensions["clinic"].timezone
+    moment, today = value.astimezone(tz), utcnow().astimezone(tz).date()
+    clock = moment.strftime("%I:%M %p").lstrip("0")
+    days = (moment.date() - today).days
+    if days == 0:
+        return f"today {clock}"
+    if days == 1:
+        return f"tomorrow {clock}"
+    if days == -1:
+        return f"yesterday {clock}"
+    return f"{moment:%a %b} {moment.day}, {clock}" if abs(days) < 180 else f"{moment:%b} {moment.day}, {moment.year}"
+
+
+@bp.app_template_filter("from_iso")
+def from_iso(value: str) -> datetime | None:
+    """A timestamp stored as ISO text in a timeline event, as a datetime (None if it is not one)."""
+    try:
+        return datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @bp.app_template_filter("waited")
 def waited_since(value: datetime) -> str:
     """How long ago, in words a caller can scan."""

@@ -16,18 +16,21 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.casework.audit import record
+from app.casework.call_list import call_rows
 from app.casework.queue import fetch_page, parse_filters, status_counts
-from app.casework.status import STATUS_LABELS
+from app.casework.status import CONTACT_OUTCOMES, STATUS_LABELS
 from app.extensions import db
+from app.intake import contact
 from app.models import CATEGORY_RANK, StaffUser, utcnow
 from app.security.crypto import DecryptionError, KeyConfigError, keyring
 from app.staff import bp
-from app.staff.access import EXPORT, READ_REQUESTS, client_ip, roles_required
+from app.staff.access import EXPORT, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
+from app.staff.work_forms import TakeForm
 
 SEARCHES_KEY = "queue_searches"  # in the session: [[id, encrypted text], ...], newest last
 SEARCHES_KEPT = 5  # enough for the back button across a few searches; keeps the session small
 SEARCH_PURPOSE = "staff_session.queue_search"  # binds each ciphertext to this use (app/security/crypto.py)
-FILTER_FIELDS = ("status", "category", "assignee", "from", "to")
+FILTER_FIELDS = ("status", "view", "category", "assignee", "from", "to")
 
 
 def remember_search(text: str) -> str:
@@ -67,18 +70,22 @@ def queue_search() -> Response:
 @bp.get("/requests")
 @roles_required(*READ_REQUESTS)
 def queue() -> str:
-    """Open requests, emergencies first; filters from the query string, search text from the session."""
+    """The call list: emergencies, overdue, then by category; filters from the query string, search from the session."""
     filters = parse_filters(request.args, stored_search)
     clinic = current_app.extensions["clinic"]
+    now = utcnow()
     # Listing names and phone numbers is access to patient data: audited, without the search text. Committed
     # before the page is read: a commit expires every loaded row, and the template would then reload each of
     # the 50 requests with a query of its own (and decrypt it again).
-    record(db.session, "view_queue", now=utcnow(), staff_id=current_user.id, ip=client_ip(),
+    record(db.session, "view_queue", now=now, staff_id=current_user.id, ip=client_ip(),
            detail={**filters.to_args(q="", after=""), "searched": bool(filters.q)})
     db.session.commit()
-    page = fetch_page(db.session, filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region)
+    page = fetch_page(db.session, filters, staff_id=current_user.id, tz=clinic.timezone, region=clinic.phone_region,
+                      now=now, overdue_before=clinic.overdue_cutoff(now))
     staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
     return render_template(
-        "staff/queue.html", page=page, filters=filters, counts=status_counts(db.session), staff=staff,
-        statuses=STATUS_LABELS, categories=list(CATEGORY_RANK), can_export=current_user.role in EXPORT,
+        "staff/queue.html", page=page, rows=call_rows(page.rows, clinic=clinic, now=now), filters=filters,
+        counts=status_counts(db.session), staff=staff, statuses=STATUS_LABELS, categories=list(CATEGORY_RANK),
+        can_export=current_user.role in EXPORT, can_work=current_user.role in WORK_REQUESTS, take_form=TakeForm(),
+        contact_outcomes=CONTACT_OUTCOMES, label=contact.label,
     )

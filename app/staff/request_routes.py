@@ -12,14 +12,31 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from app.casework.audit import record
-from app.casework.work import InvalidChange, StaleRequest, add_note, assign, change_status, log_contact
+from app.casework.work import (
+    InvalidChange,
+    StaleRequest,
+    add_note,
+    assign,
+    change_status,
+    log_contact,
+    record_emergency_steps,
+    set_callback,
+)
 from app.extensions import db
 from app.intake.reference import normalise_reference
 from app.models import ConsultationRequest, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_view import assignee_choices, request_page
-from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
+from app.staff.work_forms import (
+    AssignForm,
+    CallbackForm,
+    ContactAttemptForm,
+    EmergencyStepsForm,
+    NoteForm,
+    StatusForm,
+    TakeForm,
+)
 
 STALE_MESSAGE = ("Someone else changed this request while you had it open. Your change was not saved. "
                  "Below is the request as it is now; check it and try again.")
@@ -84,7 +101,7 @@ def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationReques
         flash(str(exc), "error")
         return _shown_again(load(reference), form, 400)
     flash("Saved.", "success")
-    return redirect(url_for("staff.request_detail", reference=req.reference), code=303)
+    return redirect(url_for("staff.request_detail", reference=req.reference, _anchor="work-heading"), code=303)
 
 
 @bp.post("/requests/<reference>/assign")
@@ -99,6 +116,35 @@ def request_assign(reference: str) -> str | Response:
         assign(req, assignee, actor=current_user, now=utcnow(), expected_version=form.version.data)
 
     return _apply(reference, form, change, "assign")
+
+
+@bp.post("/requests/<reference>/assign-to-me")
+@roles_required(*WORK_REQUESTS)
+def request_take(reference: str) -> str | Response:
+    """Assign the request to the person who clicked (one click, from the call list or the request page)."""
+    form = TakeForm()
+    return _apply(reference, form, lambda req: assign(
+        req, current_user, actor=current_user, now=utcnow(), expected_version=form.version.data), "assign")
+
+
+@bp.post("/requests/<reference>/callback")
+@roles_required(*WORK_REQUESTS)
+def request_callback(reference: str) -> str | Response:
+    """Set or clear the time the patient asked to be called back."""
+    form = CallbackForm()
+    tz = current_app.extensions["clinic"].timezone
+    return _apply(reference, form, lambda req: set_callback(
+        req, form.callback_at(tz), actor=current_user, now=utcnow(), expected_version=form.version.data), "callback")
+
+
+@bp.post("/requests/<reference>/emergency")
+@roles_required(*WORK_REQUESTS)
+def request_emergency_steps(reference: str) -> str | Response:
+    """Record the steps of the emergency protocol that were done."""
+    form = EmergencyStepsForm()
+    return _apply(reference, form, lambda req: record_emergency_steps(
+        req, list(form.steps.data or []), actor=current_user, now=utcnow(), note=form.note.data,
+        expected_version=form.version.data), "emergency_steps")
 
 
 @bp.post("/requests/<reference>/contact")

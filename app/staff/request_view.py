@@ -8,9 +8,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
+from app.casework.call_list import FLAG_WORDS
 from app.casework.status import (
     CONTACT_METHODS,
     CONTACT_OUTCOMES,
+    EMERGENCY_STEPS,
     OUTCOME_LABELS,
     STATUS_LABELS,
     allowed_next,
@@ -18,13 +20,21 @@ from app.casework.status import (
 from app.extensions import db
 from app.intake import contact
 from app.intake.workflow import DUPLICATE_WINDOW
-from app.models import ConsultationRequest, StaffUser
+from app.models import ConsultationRequest, RequestEvent, StaffUser
 from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
 from app.screening.questions import BY_FIELD, describe_by_step
 from app.screening.reassessment import reassess
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
-from app.staff.work_forms import AssignForm, ContactAttemptForm, NoteForm, StatusForm
+from app.staff.work_forms import (
+    AssignForm,
+    CallbackForm,
+    ContactAttemptForm,
+    EmergencyStepsForm,
+    NoteForm,
+    StatusForm,
+    TakeForm,
+)
 
 
 def related_requests(req: ConsultationRequest) -> list[ConsultationRequest]:
@@ -66,6 +76,9 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         "contact": given.get("ContactAttemptForm") or ContactAttemptForm(formdata=None),
         "status": status_form,
         "note": given.get("NoteForm") or NoteForm(formdata=None),
+        "take": TakeForm(formdata=None),
+        "callback": given.get("CallbackForm") or CallbackForm(formdata=None),
+        "emergency": given.get("EmergencyStepsForm") or EmergencyStepsForm(formdata=None),
     }
     for form in work.values():
         if hasattr(form, "version"):
@@ -79,9 +92,28 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         sections=describe_by_step(req.screening.answers), related=related_requests(req), forms=work,
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
+        steps_done=steps_done(req), emergency_steps=EMERGENCY_STEPS, flag_words=FLAG_WORDS,
+        red_flag_words=_red_flags(req.screening.answers),
         can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
     )
     return (page, status) if status != 200 else page
+
+
+def steps_done(req: ConsultationRequest) -> dict[str, RequestEvent]:
+    """Each emergency-protocol step recorded on the request, with the first event that recorded it."""
+    done: dict[str, RequestEvent] = {}
+    for event in req.events:
+        if event.kind == "protocol":
+            for step in event.data.get("steps", ()):
+                done.setdefault(step, event)
+    return done
+
+
+def _red_flags(answers: dict[str, object]) -> list[tuple[str, str]]:
+    """The safety answers the patient ticked, in the question's words."""
+    question = BY_FIELD["red_flags"]
+    ticked = answers.get("red_flags") or []
+    return [(str(code), question.label_for(str(code))) for code in ticked if code != "none"]  # type: ignore[union-attr]
 
 
 def _surgery_type(answers: dict[str, object]) -> str | None:

@@ -8,11 +8,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, TextAreaField, TimeField
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
-from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, OUTCOME_LABELS, STATUS_LABELS
+from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, EMERGENCY_STEPS, OUTCOME_LABELS, STATUS_LABELS
 from app.casework.work import NOTE_MAX
 
 
@@ -36,6 +46,10 @@ class AssignForm(VersionedForm):
     """Give the request to a member of staff, or to nobody."""
 
     assignee = SelectField("Assign to", choices=[], validate_choice=True)
+
+
+class TakeForm(VersionedForm):
+    """Assign the request to the person signed in: "Assign to me"."""
 
 
 class ContactAttemptForm(VersionedForm):
@@ -103,3 +117,39 @@ class NoteForm(FlaskForm):
 
     text = TextAreaField("Note", filters=[_unix_newlines],
                          validators=[DataRequired("Enter a note"), Length(max=NOTE_MAX)])
+
+
+class CallbackForm(VersionedForm):
+    """The date and time the patient asked to be called back, in the clinic's time zone (or clear it)."""
+
+    callback_date = DateField("Date", validators=[Optional()])
+    callback_time = TimeField("Time", validators=[Optional()])
+    clear = SubmitField("Clear call-back time")
+
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        """A call-back needs both a date and a time, unless it is being cleared."""
+        valid = super().validate(extra_validators)
+        if not self.clearing and (self.callback_date.data is None or self.callback_time.data is None):
+            if not self.callback_date.errors and not self.callback_time.errors:
+                self.callback_date.errors = [*self.callback_date.errors, "Enter the date and the time to call back"]
+            valid = False
+        return valid
+
+    @property
+    def clearing(self) -> bool:
+        """Whether the "Clear" button was used."""
+        return bool(self.clear.data)
+
+    def callback_at(self, tz: ZoneInfo) -> datetime | None:
+        """The call-back as an aware datetime in the clinic's time zone; None when clearing."""
+        if self.clearing or self.callback_date.data is None or self.callback_time.data is None:
+            return None
+        return datetime.combine(self.callback_date.data, self.callback_time.data, tzinfo=tz)
+
+
+class EmergencyStepsForm(VersionedForm):
+    """The emergency protocol: which steps were done."""
+
+    steps = SelectMultipleField("Steps done", choices=_choices(EMERGENCY_STEPS), widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput(), validators=[DataRequired("Choose the steps you did")])
+    note = TextAreaField("Note (optional)", filters=[_unix_newlines], validators=[Optional(), Length(max=NOTE_MAX)])
