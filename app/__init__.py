@@ -34,6 +34,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     app.extensions["clinic_content"] = load_content(app.config.get("CLINIC_CONTENT_DIR"), ("en", "es"))
     if not app.extensions["clinic"].hours_es:
         app.logger.warning("CLINIC_HOURS_ES is not set: Spanish pages leave out the opening hours")
+    if not app.config.get("ONCALL_EMAIL") and not app.testing:
+        app.logger.warning("ONCALL_EMAIL is not set: nobody is alerted at once when a patient's answers are an "
+                           "emergency; such requests wait at the top of the call list")
     configure_encryption(app)
     use_password_profile(str(app.config["PASSWORD_HASH_PROFILE"]))
 
@@ -143,6 +146,15 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(fhir_bp)
 
 
+STAFF_TITLES = {400: "That could not be used", 403: "You do not have access", 404: "Page not found",
+                405: "That did not work", 413: "What you sent was too long", 429: "Too many tries",
+                500: "Something went wrong"}
+STAFF_DETAILS = {400: "Go back, reload the page and try again.", 405: "Go back, reload the page and try again.",
+                 413: "Shorten what you typed and try again.", 429: "Wait a few minutes, then try again.",
+                 500: "Nothing you did caused this. Try again in a minute; if it keeps happening, tell an "
+                      "administrator."}
+
+
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
     from flask import render_template, request
@@ -164,6 +176,9 @@ def register_errorhandlers(app: Flask) -> None:
         code = error.code or 500
         if code == 429 and request.endpoint == "public.request_check":  # too many requests sent: call instead
             return render_template("public/request_limit.html"), 429
+        if request.path.startswith("/staff/"):  # staff keep their console: its bar, their name, a way back
+            return render_template("staff/error.html", code=code, title=STAFF_TITLES.get(code, "Something went wrong"),
+                                   detail=STAFF_DETAILS.get(code, "Go back and try again.")), code
         return render_template("error.html", code=code, titles=titles, default_title=default_title), code
 
     app.register_error_handler(HTTPException, render_error)

@@ -209,6 +209,34 @@ def test_an_emergency_email_arrives_with_reference_and_link_and_no_patient_detai
     assert row.sent_at is not None and row.attempts == 1 and row.last_error is None
 
 
+ONCALL = "oncall@clinic.example"
+
+
+def test_an_emergency_alerts_the_oncall_clinician_at_once_without_patient_details(
+    make_app: Callable[..., Flask], smtp_server: Inbox
+) -> None:
+    app = make_app(**mail_config(smtp_server.host, smtp_server.port, ONCALL_EMAIL=ONCALL))
+    reference = patient_request(app, EMERGENCY, email=PATIENT_EMAIL)
+    assert deliver(app).sent == 2
+    assert sorted(recipient for [recipient] in smtp_server.recipients) == [INTAKE, ONCALL]
+    [alert] = [message for message in smtp_server.messages if message["To"] == ONCALL]
+    assert alert["Subject"] == f"[EMERGENCY] Patient to call now: MILD request {reference}"
+    assert f"https://screen.clinic.example/staff/requests/{reference}" in alert.get_content()
+    for detail in PATIENT_DETAILS:
+        assert detail not in text_of(alert), detail
+
+
+def test_the_oncall_clinician_hears_only_of_emergencies_even_without_an_intake_address(
+    make_app: Callable[..., Flask], smtp_server: Inbox
+) -> None:
+    app = make_app(**mail_config(smtp_server.host, smtp_server.port, ONCALL_EMAIL=ONCALL, MAIL_INTAKE_ADDRESS=""))
+    patient_request(app)  # likely
+    emergency = patient_request(app, EMERGENCY)
+    deliver(app)
+    assert smtp_server.recipients == [[ONCALL]]
+    assert emergency in smtp_server.messages[0]["Subject"]
+
+
 def test_a_likely_request_names_its_category_without_the_emergency_flag(mail_app: Flask, smtp_server: Inbox) -> None:
     reference = patient_request(mail_app)
     deliver(mail_app)

@@ -169,6 +169,38 @@ def queue_request_email(
     return message
 
 
+def oncall_body(request: RequestNotice, request_url: str, timezone: tzinfo = UTC) -> str:
+    """The on-call alert of an emergency request: reference, time, link and what to do; no patient details."""
+    submitted = request.created_at.astimezone(timezone).strftime("%d %b %Y %H:%M %Z")
+    return (
+        "A patient answered the MILD self-screen's safety questions in a way that needs emergency care.\n\n"
+        f"Reference: {request.reference}\n"
+        f"Submitted: {submitted}\n\n"
+        "The front desk has been asked to call the patient now. Open the request to see the answers and\n"
+        "what has been done (staff sign-in needed):\n"
+        f"{request_url}\n\n"
+        "This email deliberately contains no patient details; they are only in the staff console.\n"
+    )
+
+
+def queue_oncall_alert(
+    session: Session,
+    request: RequestNotice,
+    *,
+    oncall_address: str,
+    request_url: str,
+    now: datetime,
+    timezone: tzinfo = UTC,
+) -> OutboxMessage:
+    """Add the on-call clinician's alert of an emergency request to the outbox (no commit)."""
+    message = OutboxMessage(recipient=oncall_address,
+                            subject=f"[EMERGENCY] Patient to call now: MILD request {request.reference}",
+                            body=oncall_body(request, request_url, timezone), created_at=now, attempts=0,
+                            next_attempt_at=now)
+    session.add(message)
+    return message
+
+
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failure: 1, 2, 4, 8 ... minutes, at most 6 hours."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)

@@ -20,7 +20,7 @@ from app.casework.status import (
 from app.extensions import db
 from app.intake import contact
 from app.intake.workflow import DUPLICATE_WINDOW
-from app.models import ConsultationRequest, RequestEvent, StaffUser
+from app.models import ConsultationRequest, RequestEvent, StaffUser, utcnow
 from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
 from app.screening.questions import BY_FIELD, describe_by_step
@@ -93,7 +93,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         label=contact.label, statuses=STATUS_LABELS, outcomes=OUTCOME_LABELS, methods=CONTACT_METHODS,
         contact_outcomes=CONTACT_OUTCOMES, can_work=current_user.role in WORK_REQUESTS,
         steps_done=steps_done(req), emergency_steps=EMERGENCY_STEPS, flag_words=FLAG_WORDS,
-        red_flag_words=_red_flags(req.screening.answers),
+        red_flag_words=_red_flags(req.screening.answers), now=utcnow(),
         can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
     )
     return (page, status) if status != 200 else page

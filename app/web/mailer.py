@@ -20,6 +20,7 @@ from app.casework.notify import (
     Sender,
     SmtpSender,
     deliver_due,
+    queue_oncall_alert,
     queue_request_email,
 )
 from app.extensions import db
@@ -50,21 +51,27 @@ def request_url(reference: str) -> str:
 
 
 def queue_new_request_email(consultation: RequestNotice) -> bool:
-    """Queue the notice of a new request in the current transaction; False when no intake address is set.
+    """Queue the notices of a new request in the current transaction; False when none was queued.
 
-    Call before the commit that stores the request. A fault here is logged and swallowed inside a
-    savepoint, so it can never cost the patient their submission.
+    The intake address (``MAIL_INTAKE_ADDRESS``) hears of every request; the on-call clinician
+    (``ONCALL_EMAIL``) also hears of an emergency at once. Call before the commit that stores the request.
+    A fault here is logged and swallowed inside a savepoint, so it can never cost the patient their submission.
     """
     intake = current_app.config["MAIL_INTAKE_ADDRESS"]
-    if not intake:
+    oncall = current_app.config.get("ONCALL_EMAIL", "") if consultation.category == "emergency" else ""
+    if not intake and not oncall:
         return False
     try:
-        with db.session.begin_nested():  # a savepoint: a fault rolls back the notice, never the request
-            queue_request_email(db.session, consultation, intake_address=intake,
-                                request_url=request_url(consultation.reference), now=utcnow(),
-                                timezone=current_app.extensions["clinic"].timezone)
+        link, now, tz = request_url(consultation.reference), utcnow(), current_app.extensions["clinic"].timezone
+        with db.session.begin_nested():  # a savepoint: a fault rolls back the notices, never the request
+            if intake:
+                queue_request_email(db.session, consultation, intake_address=intake, request_url=link, now=now,
+                                    timezone=tz)
+            if oncall:
+                queue_oncall_alert(db.session, consultation, oncall_address=oncall, request_url=link, now=now,
+                                   timezone=tz)
     except Exception:  # the request matters more than its notice; the log says what went wrong
-        logger.exception("Could not queue the email for request %s", consultation.reference)
+        logger.exception("Could not queue the emails for request %s", consultation.reference)
         return False
     return True
 

@@ -226,14 +226,14 @@ def test_staff_sign_in_find_the_new_request_and_change_its_status(
     staff.get_by_label("Password").fill(live_server.staff["password"])
     staff.get_by_role("button", name="Sign in").click()
     expect(staff).to_have_url(re.compile(r"/staff/requests"))
-    expect(staff.get_by_role("link", name=reference)).to_be_visible()
+    expect(staff.locator("table.call-list tbody tr", has_text=reference)).to_be_visible()
 
     staff.get_by_label("Search").fill(reference)
     staff.get_by_role("button", name="Apply").click()
     rows = staff.locator("tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("García, Ana")
-    rows.first.get_by_role("link", name=reference).click()
+    rows.first.get_by_role("link", name="García, Ana").click()
 
     expect(staff.get_by_role("heading", level=1)).to_contain_text(f"{reference} · Ana García")
     status_line = staff.locator("main > p:has(strong)").first
