@@ -79,8 +79,9 @@ def test_a_front_desk_morning(new_context: Callable[..., BrowserContext], live_s
     protocol.get_by_label(re.compile("they had not gone")).check()
     protocol.get_by_label("I told the clinician on call").check()
     protocol.get_by_role("button", name="Record steps").click()
-    expect(page.locator(".protocol-done")).to_contain_text("Done: Asked: they had not gone. I told them to call 911 now")
-    expect(page.locator(".protocol-done")).to_contain_text("Done: I told the clinician on call")
+    done = page.locator(".protocol-done")
+    expect(done).to_contain_text("Done: Asked: they had not gone. I told them to call 911 now")
+    expect(done).to_contain_text("Done: I told the clinician on call")
 
     # Search without the accent; the patient does not answer and asks (by text) to be called at 10:30.
     page.get_by_role("link", name="Call list").first.click()
@@ -106,7 +107,8 @@ def test_a_front_desk_morning(new_context: Callable[..., BrowserContext], live_s
     # My calls holds both; the handover prints the notes, timeline and assignee.
     page.get_by_role("link", name="My calls").first.click()
     expect(page.locator("table.call-list tbody tr")).to_have_count(2)
-    page.locator("table.call-list tbody tr", has_text=hernandez).get_by_role("link", name=re.compile("Hernández")).click()
+    mine = page.locator("table.call-list tbody tr", has_text=hernandez)
+    mine.get_by_role("link", name=re.compile("Hernández")).click()
     page.get_by_role("link", name="Printable summary").click()
     expect(page.locator("main")).to_contain_text("Handover")
     expect(page.locator("main")).to_contain_text("tried to reach the patient by phone call: no answer")
@@ -116,8 +118,9 @@ def test_a_front_desk_morning(new_context: Callable[..., BrowserContext], live_s
     # On a phone: the call list becomes cards, with no sideways scroll.
     page.set_viewport_size(PHONE)
     page.goto("/staff/requests")
-    wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 362)
-        .slice(0, 12).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))""")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > 362).slice(0, 12)
+        .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""")  # what overflows
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], wide
     stops.append(measure(page, "staff call list (phone)", "en", "filled", patient=False))
     check(stops, "axe")
