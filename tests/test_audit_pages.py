@@ -1,5 +1,5 @@
-"""Each page that shows patient data leaves one audit row naming the action, the actor and the target; the
-audit writer refuses an action it does not know."""
+"""Each page that shows patient data, or who looked at it, leaves one audit row naming the action, the actor
+and the target; the audit writer refuses an action it does not know."""
 
 from __future__ import annotations
 
@@ -45,6 +45,23 @@ def test_the_printed_summary_is_audited_as_a_view_of_that_request(
     assert (event.action, event.staff_id, event.target_type, event.target_id) == (
         "view_request", account["id"], "consultation_request", request_id(app, reference))
     assert event.detail == {"view": "print"}
+
+
+def test_the_audit_log_records_who_read_it_and_with_which_filters(
+    app: Flask, admin: tuple[FlaskClient, dict[str, object]]
+) -> None:
+    client, account = admin
+    assert client.get("/staff/admin/audit?action=export&from=2026-01-01&junk=1").status_code == 200
+    event = last_event(app)
+    assert (event.action, event.staff_id, event.target_type) == ("view_audit", account["id"], None)
+    assert event.detail == {"action": "export", "from": "2026-01-01"}
+
+
+def test_the_outbox_page_records_who_read_it(app: Flask, admin: tuple[FlaskClient, dict[str, object]]) -> None:
+    client, account = admin
+    assert client.get("/staff/admin/outbox").status_code == 200
+    event = last_event(app)
+    assert (event.action, event.staff_id, event.target_type) == ("view_outbox", account["id"], None)
 
 
 def test_the_call_list_records_a_view_without_the_search_text(

@@ -172,6 +172,9 @@ def request_references(session: Session, events: list[AuditEvent]) -> dict[str, 
     return {str(row_id): reference for row_id, reference in found}
 
 
+AUDIT_FILTER_ARGS = ("action", "staff", "from", "to", "before")  # what the audit row of a view keeps
+
+
 @bp.get("/admin/audit")
 @roles_required(*ADMINISTER)
 def audit_log() -> str:
@@ -181,6 +184,11 @@ def audit_log() -> str:
     rows = db.session.execute(audit_query(filters, tz).limit(AUDIT_PAGE_SIZE + 1)).tuples().all()
     more, rows = len(rows) > AUDIT_PAGE_SIZE, rows[:AUDIT_PAGE_SIZE]
     people = db.session.scalars(select(StaffUser).order_by(StaffUser.name)).all()
+    # Reading the log (who looked at which request) is recorded too, after the rows are read: the page shows
+    # the log as it stood when opened, and this row from the next view on.
+    record(db.session, "view_audit", now=utcnow(), staff_id=current_user.id, ip=client_ip(),
+           detail={key: value[:40] for key, value in request.args.items() if key in AUDIT_FILTER_ARGS})
+    db.session.commit()
     return render_template(
         "staff/audit.html", rows=rows, filters=filters, actions=AUDIT_ACTIONS, people=people,
         names={str(person.id): person.name for person in people},
