@@ -32,7 +32,7 @@ from app.models.base import UTCDateTime
 from app.screening.questions import QUESTIONS, Kind
 from app.screening.rules import assess
 from app.screening.validation import InvalidAnswers
-from app.security.search_index import request_indexes
+from app.security.search_index import request_indexes, surname_keys
 from bench.patient_client import ANSWERS
 
 BATCH = 5000
@@ -68,6 +68,7 @@ _SCREENING_COLUMNS = {
 # Plain column types: the ciphertexts are made here, so the encrypted types must not encrypt them again.
 REQUESTS = table("consultation_request", *(column(name, kind) for name, kind in _REQUEST_COLUMNS.items()))
 SCREENINGS = table("screening", *(column(name, kind) for name, kind in _SCREENING_COLUMNS.items()))
+SURNAME_KEYS = table("surname_key", column("request_id", Integer()), column("digest", String()))
 
 
 def answer_variants(rng: random.Random, count: int = 400) -> list[dict[str, Any]]:
@@ -104,8 +105,8 @@ def _status(rng: random.Random, age: timedelta) -> tuple[str, str | None]:
 
 
 def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now: datetime, position: int = 0,
-         total: int = 0, seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """``count`` (screening, request) row pairs, created evenly over the last ``YEARS`` years.
+         total: int = 0, seed: int = 7) -> Iterator[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
+    """``count`` (screening, request, surname keys) rows, created evenly over the last ``YEARS`` years.
 
     In arrival order, as a clinic's database holds them: these rows are numbers ``position`` onwards of the
     ``total`` being loaded, and each is created in its own slot of the span, so ids grow with the time of
@@ -143,13 +144,17 @@ def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now:
             "outcome": outcome, "created_at": created,
             "updated_at": min(now, created + timedelta(days=rng.randint(0, 30))), "version": 1,
         }
-        yield screening, request
+        yield screening, request, [{"request_id": first_id + n, "digest": key} for key in surname_keys(last)]
 
 
-def _batch(job: tuple[int, int, int, int, datetime, int, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+Batch = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]
+
+
+def _batch(job: tuple[int, int, int, int, datetime, int, int]) -> Batch:
     """One batch of rows (run in a worker process: encryption is most of the work)."""
-    pairs = list(rows(*job))
-    return [screening for screening, _ in pairs], [request for _, request in pairs]
+    made = list(rows(*job))
+    return ([screening for screening, _, _ in made], [request for _, request, _ in made],
+            [key for _, _, keys in made for key in keys])
 
 
 def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int:
@@ -165,12 +170,12 @@ def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int
     jobs = [(min(BATCH, count - done), first_id + done, first_screening_id + done, staff_id, now, done, count)
             for done in range(0, count, BATCH)]
     with multiprocessing.get_context("fork").Pool(processes, initializer=_quiet_on_sigterm) as pool:
-        for screenings, requests in pool.imap(_batch, jobs):
+        for screenings, requests, keys in pool.imap(_batch, jobs):
             for request in requests:
                 while request["reference"] in references:  # a clash is rare (30**8), but the index refuses it
                     request["reference"] = new_reference()
                 references.add(request["reference"])
-            _write(session, screenings, requests)
+            _write(session, screenings, requests, keys)
     if session.get_bind().dialect.name == "postgresql":
         for name in ("screening", "consultation_request"):
             session.execute(select(func.setval(func.pg_get_serial_sequence(name, "id"),
@@ -183,7 +188,7 @@ def load(session: Session, count: int, staff_id: int, processes: int = 2) -> int
         # 300,000-row load with only ANALYZE, autovacuum began 14 s later and vacuumed both tables for 22 s
         # (throttled by its cost delay); this takes about 2 s. VACUUM cannot run inside a transaction.
         with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM (ANALYZE) screening, consultation_request"))
+            connection.execute(text("VACUUM (ANALYZE) screening, consultation_request, surname_key"))
     return session.scalar(select(func.count()).select_from(ConsultationRequest)) or 0
 
 
@@ -196,8 +201,10 @@ def _quiet_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _write(session: Session, screenings: list[dict[str, Any]], requests: list[dict[str, Any]]) -> None:
+def _write(session: Session, screenings: list[dict[str, Any]], requests: list[dict[str, Any]],
+           keys: list[dict[str, Any]]) -> None:
     if requests:
         session.execute(insert(SCREENINGS), screenings)
         session.execute(insert(REQUESTS), requests)
+        session.execute(insert(SURNAME_KEYS), keys)
         session.commit()

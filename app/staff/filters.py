@@ -13,8 +13,8 @@ from app.staff import bp
 
 
 @bp.app_template_filter("local")
-def local_time(value: datetime | None, style: str = "%d %b %Y %H:%M") -> str:
-    """A UTC timestamp shown in the clinic's time zone."""
+def local_time(value: datetime | None, style: str = "%b %-d, %Y %-I:%M %p") -> str:
+    """A UTC timestamp in the clinic's time zone, written the US way by default: "Dec 2, 2026 9:05 AM"."""
     if value is None:
         return ""
     return value.astimezone(current_app.extensions["clinic"].timezone).strftime(style)
