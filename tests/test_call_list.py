@@ -195,3 +195,9 @@ def test_the_printed_handover_has_the_assignee_notes_and_timeline(app: Flask, de
                  "(left voicemail)", "Timeline and notes", "Left a message with the daughter", "Prefers afternoons",
                  "tried to reach the patient by phone call: left voicemail", "assigned it to Dana Desk"):
         assert text in printed, text
+
+
+def test_empty_views_say_what_they_hold(app: Flask, desk: FlaskClient) -> None:
+    seed_request(app, "likely")  # on time, nobody's
+    assert "Nothing is due now" in desk.get("/staff/requests?view=due").text
+    assert "No open requests are assigned to you" in desk.get("/staff/requests?assignee=me").text

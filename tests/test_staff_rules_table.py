@@ -115,6 +115,9 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/staff/requests/{ref}/contact": ("frontdesk", "admin"),
     "/staff/requests/{ref}/status": ("frontdesk", "admin"),
     "/staff/requests/{ref}/note": ("frontdesk", "clinician", "admin"),
+    "/staff/requests/{ref}/assign-to-me": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/callback": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/emergency": ("frontdesk", "admin"),
     "/staff/admin/accounts": ("admin",),
     "/staff/admin/accounts/{other}/disable": ("admin",),
     "/staff/admin/accounts/{other}/enable": ("admin",),
@@ -161,3 +164,10 @@ def test_each_staff_download_and_admin_page_is_refused_to_the_roles_not_in_the_t
     assert (response.status_code == 200) == (role in GETS[path]), (role, path, response.status_code)
     if role not in GETS[path]:
         assert response.status_code == 403
+
+
+def test_every_work_post_on_a_request_is_in_the_table(app: Flask) -> None:
+    """A new POST on a request cannot slip in without its roles typed out above."""
+    posts = {rule.rule.replace("<reference>", "{ref}") for rule in app.url_map.iter_rules()
+             if "POST" in (rule.methods or ()) and rule.rule.startswith("/staff/requests/<reference>/")}
+    assert posts == {path for path in POSTS if path.startswith("/staff/requests/{ref}/")}
