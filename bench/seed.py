@@ -87,6 +87,8 @@ def answer_variants(rng: random.Random, count: int = 400) -> list[dict[str, Any]
             assessment = assess(answers)
         except InvalidAnswers:
             continue
+        if not assessment.complete:  # safety answers alone (2026.2): shown to the patient, never stored
+            continue
         variants.append({"answers": answers, "assessment": assessment.to_dict(),
                          "category": assessment.category.value, "score": assessment.score,
                          "cook_score": assessment.cook_score, "rule_version": assessment.rule_version})
