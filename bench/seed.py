@@ -68,7 +68,8 @@ _SCREENING_COLUMNS = {
 # Plain column types: the ciphertexts are made here, so the encrypted types must not encrypt them again.
 REQUESTS = table("consultation_request", *(column(name, kind) for name, kind in _REQUEST_COLUMNS.items()))
 SCREENINGS = table("screening", *(column(name, kind) for name, kind in _SCREENING_COLUMNS.items()))
-SURNAME_KEYS = table("surname_key", column("request_id", Integer()), column("digest", String()))
+SURNAME_KEYS = table("surname_key", column("request_id", Integer()), column("digest", String()),
+                     column("category_rank", Integer()), column("created_at", UTCDateTime()))
 
 
 def answer_variants(rng: random.Random, count: int = 400) -> list[dict[str, Any]]:
@@ -146,7 +147,9 @@ def rows(count: int, first_id: int, first_screening_id: int, staff_id: int, now:
             "outcome": outcome, "created_at": created,
             "updated_at": min(now, created + timedelta(days=rng.randint(0, 30))), "version": 1,
         }
-        yield screening, request, [{"request_id": first_id + n, "digest": key} for key in surname_keys(last)]
+        keys = [{"request_id": first_id + n, "digest": key, "category_rank": request["category_rank"],
+                 "created_at": created} for key in surname_keys(last)]
+        yield screening, request, keys
 
 
 Batch = tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]

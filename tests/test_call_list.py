@@ -201,3 +201,26 @@ def test_empty_views_say_what_they_hold(app: Flask, desk: FlaskClient) -> None:
     seed_request(app, "likely")  # on time, nobody's
     assert "Nothing is due now" in desk.get("/staff/requests?view=due").text
     assert "No open requests are assigned to you" in desk.get("/staff/requests?assignee=me").text
+
+
+def test_a_name_search_pages_through_every_match_in_category_order(app: Flask, desk: FlaskClient) -> None:
+    from tests.test_queue import search
+
+    now = utcnow()
+    for minutes in range(30):
+        seed_request(app, "possible", last_name="García", created_at=now - timedelta(minutes=minutes),
+                     phone=f"+1415555{minutes:04d}")
+        seed_request(app, "likely", last_name="Garcia-López", created_at=now - timedelta(days=9, minutes=minutes),
+                     phone=f"+1415556{minutes:04d}")
+    seed_request(app, "likely", last_name="Lopez", created_at=now)  # no "garcia" in it
+    first = search(desk, "garcia").text
+    link = re.search(r'href="([^"]+)" rel="next"', first)
+    assert link
+    second = desk.get(link.group(1).replace("&amp;", "&")).text
+    seen = references(first) + references(second)
+    assert len(seen) == len(set(seen)) == 60
+    with app.app_context():
+        found = [db.session.execute(select(ConsultationRequest.category, ConsultationRequest.created_at).where(
+            ConsultationRequest.reference == reference)).one() for reference in seen]
+    assert [category for category, _ in found] == ["likely"] * 30 + ["possible"] * 30
+    assert [at for _, at in found[:30]] == sorted(at for _, at in found[:30])  # oldest first within each

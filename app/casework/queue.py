@@ -174,6 +174,13 @@ def decode_cursor(cursor: str) -> Cursor | None:
     return Cursor(int(match.group(1)), created, int(match.group(3)), cutoff)
 
 
+def name_search_key(q: str) -> str | None:
+    """The surname blind index a search text is looked up by; None when it is a reference or a phone number."""
+    if normalise_reference(q) or sum(ch.isdigit() for ch in q) >= 7:
+        return None
+    return surname_query_key(q)
+
+
 def search_condition(q: str, region: str) -> object:
     """Reference, phone (any format, matched in E.164) or last name (whole, or any one of its words).
 
@@ -216,11 +223,12 @@ def due_now_condition(now: datetime, overdue_before: datetime) -> ColumnElement[
 
 def build_query(
     filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str,
-    now: datetime | None = None, overdue_before: datetime | None = None,
+    now: datetime | None = None, overdue_before: datetime | None = None, with_search: bool = True,
 ) -> Select[tuple[ConsultationRequest]]:
     """One select for the filtered queue in category order (the exports' order; the page adds overdue first).
 
-    The "due" view needs ``now`` and ``overdue_before``.
+    The "due" view needs ``now`` and ``overdue_before``. ``with_search=False`` leaves the search text's own
+    condition to the caller (the page reads a name search from ``surname_key``).
     """
     query = select(ConsultationRequest)
     if filters.view == "due":
@@ -244,7 +252,7 @@ def build_query(
         query = query.where(ConsultationRequest.created_at >= _day_start(filters.submitted_from, tz))
     if filters.submitted_to:
         query = query.where(ConsultationRequest.created_at < _day_start(filters.submitted_to + timedelta(days=1), tz))
-    if filters.q:
+    if filters.q and with_search:
         query = query.where(search_condition(filters.q, region))  # type: ignore[arg-type]
     return query.order_by(
         ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id
@@ -259,10 +267,14 @@ class QueuePage:
     next_cursor: str | None
 
 
+def _ranks(filters: QueueFilters) -> list[int]:
+    """The category ranks the filters let through, in queue order."""
+    return [r for r in RANKS if not filters.category or r == CATEGORY_RANK[filters.category]]
+
+
 def segments(filters: QueueFilters, overdue_before: datetime) -> list[tuple[int, ColumnElement[bool]]]:
     """The call list's parts in order, each (number, condition): emergencies, overdue by category, the rest."""
-    rank = ConsultationRequest.category_rank
-    wanted = [r for r in RANKS if not filters.category or r == CATEGORY_RANK[filters.category]]
+    rank, wanted = ConsultationRequest.category_rank, _ranks(filters)
     # Only new requests can be overdue: a view of other statuses has no overdue part.
     overdue_applies = filters.status in ("open", "new", "all") or bool(filters.q)
     parts: list[tuple[int, ColumnElement[bool]]] = []
@@ -279,23 +291,36 @@ def segments(filters: QueueFilters, overdue_before: datetime) -> list[tuple[int,
 
 def fetch_page(session: Session, filters: QueueFilters, *, staff_id: int, tz: ZoneInfo, region: str,
                now: datetime, overdue_before: datetime) -> QueuePage:
-    """The page of the call list that starts after ``filters.after``: segment by segment, 50 rows at most."""
+    """The page of the call list that starts after ``filters.after``: segment by segment, 50 rows at most.
+
+    A name search walks ``surname_key``'s index (digest, category, time) instead: one short range per
+    category, in queue order, whatever the number of requests with that name. It lists by category only
+    (no overdue part): whoever searches is looking for one patient.
+    """
     position = decode_cursor(filters.after) if filters.after else None
     if position:
         overdue_before = position.overdue_before
-    query = build_query(filters, staff_id=staff_id, tz=tz, region=region, now=now, overdue_before=overdue_before)
+    name_key = name_search_key(filters.q) if filters.q else None
+    query = build_query(filters, staff_id=staff_id, tz=tz, region=region, now=now, overdue_before=overdue_before,
+                        with_search=name_key is None)
     query = query.order_by(None).options(
         joinedload(ConsultationRequest.assignee),
         joinedload(ConsultationRequest.screening).options(load_only(Screening.assessment)),  # the review flags
     )
+    rank, created, row_id = ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id
+    parts = segments(filters, overdue_before)
+    if name_key is not None:
+        query = query.join(SurnameKey, SurnameKey.request_id == ConsultationRequest.id).where(
+            SurnameKey.digest == name_key)
+        rank, created, row_id = SurnameKey.category_rank, SurnameKey.created_at, SurnameKey.request_id
+        parts = [(0 if r == EMERGENCY_RANK else len(RANKS) - 1 + r, rank == r) for r in _ranks(filters)]
     rows: list[tuple[int, ConsultationRequest]] = []
-    for number, condition in segments(filters, overdue_before):
+    for number, condition in parts:
         if position and number < position.segment:
             continue
-        part = query.where(condition).order_by(ConsultationRequest.created_at, ConsultationRequest.id)
+        part = query.where(condition).order_by(created, row_id)
         if position and number == position.segment:
-            key = tuple_(ConsultationRequest.created_at, ConsultationRequest.id)
-            part = part.where(key > tuple_(position.created_at, position.id))
+            part = part.where(tuple_(created, row_id) > tuple_(position.created_at, position.id))
         rows += [(number, row) for row in session.scalars(part.limit(PAGE_SIZE + 1 - len(rows)))]
         if len(rows) > PAGE_SIZE:
             break

@@ -120,7 +120,8 @@ def submit_request(
                 return StoredRequest(*stored), False  # another submission of the same screening won the race
             continue  # the random reference collided: draw another
         session.add(RequestEvent(request_id=request_id, kind="submitted", status_to="new", data={}, created_at=now))
-        session.add_all(SurnameKey(request_id=request_id, digest=digest) for digest in surname_keys(details.last_name))
+        session.add_all(SurnameKey(request_id=request_id, digest=digest, category_rank=row["category_rank"],
+                                   created_at=now) for digest in surname_keys(details.last_name))
         session.expire(screening, ["request"])  # read again when next used
         return StoredRequest(request_id, reference, screening.category, now), True
     raise ReferenceSpaceExhausted(f"{REFERENCE_ATTEMPTS} reference collisions in a row")

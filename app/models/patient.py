@@ -156,11 +156,15 @@ class SurnameKey(db.Model):
     """
 
     __tablename__ = "surname_key"
-    __table_args__ = (Index("ix_surname_key_digest", "digest", "request_id"),)
+    # A name search reads one range of this index per category, already in queue order: the request's
+    # category and submission time never change, so they are copied here.
+    __table_args__ = (Index("ix_surname_key_queue", "digest", "category_rank", "created_at", "request_id"),)
 
     request_id: Mapped[int] = mapped_column(ForeignKey("consultation_request.id", ondelete="CASCADE"),
                                             primary_key=True)
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category_rank: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RequestStatusCount(db.Model):

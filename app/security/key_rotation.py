@@ -208,8 +208,11 @@ def _reindex_surname(session: Session, request_id: int, last_name: str, report: 
     stored = set(session.scalars(select(SurnameKey.digest).where(SurnameKey.request_id == request_id)))
     if stored == wanted:
         return
+    rank, created = session.execute(select(ConsultationRequest.category_rank, ConsultationRequest.created_at)
+                                    .where(ConsultationRequest.id == request_id)).one()
     session.execute(delete(SurnameKey).where(SurnameKey.request_id == request_id))
-    session.add_all(SurnameKey(request_id=request_id, digest=digest) for digest in wanted)
+    session.add_all(SurnameKey(request_id=request_id, digest=digest, category_rank=rank, created_at=created)
+                    for digest in wanted)
     session.flush()
     report.surname_keys += 1
 

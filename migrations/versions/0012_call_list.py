@@ -7,7 +7,8 @@ Create Date: 2026-12-02 11:40:00.000000
 Issue 22. The queue shows how many times the patient was tried and when last, so those are kept on the
 request (filled here from the timelines). ``callback_at`` is the time a patient asked to be called back.
 ``surname_key`` holds blind indexes of the normalised last name and of each of its words, so "hernandez"
-finds "Hernández García"; it is filled here by decrypting each last name with the app's keyring (Flask-Migrate
+finds "Hernández García", with the request's category and submission time (neither ever changes) so that a
+name search reads the queue order straight from its index; it is filled here by decrypting each last name with the app's keyring (Flask-Migrate
 runs migrations inside the app), and uses plain table clauses so this file keeps working as the models change.
 """
 import sqlalchemy as sa
@@ -23,12 +24,14 @@ BATCH = 500
 LAST_NAME_PURPOSE = 'consultation_request.last_name'  # the EncryptedText purpose in app/models/patient.py
 
 requests = sa.table('consultation_request', sa.column('id', sa.Integer()), sa.column('last_name', sa.Text()),
+                    sa.column('category_rank', sa.Integer()), sa.column('created_at', sa.DateTime(timezone=True)),
                     sa.column('contact_attempts', sa.Integer()), sa.column('last_contact_at', sa.DateTime(timezone=True)),
                     sa.column('last_contact_outcome', sa.String()))
 events = sa.table('request_event', sa.column('id', sa.Integer()), sa.column('request_id', sa.Integer()),
                   sa.column('kind', sa.String()), sa.column('data', sa.JSON()),
                   sa.column('created_at', sa.DateTime(timezone=True)))
-surname_key = sa.table('surname_key', sa.column('request_id', sa.Integer()), sa.column('digest', sa.String()))
+surname_key = sa.table('surname_key', sa.column('request_id', sa.Integer()), sa.column('digest', sa.String()),
+                       sa.column('category_rank', sa.Integer()), sa.column('created_at', sa.DateTime(timezone=True)))
 
 
 def upgrade():
@@ -43,9 +46,11 @@ def upgrade():
         sa.Column('request_id', sa.Integer(), sa.ForeignKey('consultation_request.id', ondelete='CASCADE'),
                   nullable=False),
         sa.Column('digest', sa.String(length=64), nullable=False),
+        sa.Column('category_rank', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('request_id', 'digest'),
     )
-    op.create_index('ix_surname_key_digest', 'surname_key', ['digest', 'request_id'])
+    op.create_index('ix_surname_key_queue', 'surname_key', ['digest', 'category_rank', 'created_at', 'request_id'])
     _fill_attempts()
     _fill_surname_keys()
 
@@ -77,20 +82,22 @@ def _fill_surname_keys():
     connection, ring, last_id = op.get_bind(), keyring(), 0
     while True:
         rows = connection.execute(
-            sa.select(requests.c.id, requests.c.last_name).where(requests.c.id > last_id)
+            sa.select(requests.c.id, requests.c.last_name, requests.c.category_rank, requests.c.created_at)
+            .where(requests.c.id > last_id)
             .order_by(requests.c.id).limit(BATCH)
         ).all()
         if not rows:
             return
-        keys = [{'request_id': row_id, 'digest': digest}
-                for row_id, stored in rows for digest in surname_keys(ring.decrypt(stored, LAST_NAME_PURPOSE))]
+        keys = [{'request_id': row_id, 'digest': digest, 'category_rank': rank, 'created_at': created}
+                for row_id, stored, rank, created in rows
+                for digest in surname_keys(ring.decrypt(stored, LAST_NAME_PURPOSE))]
         if keys:
             connection.execute(surname_key.insert(), keys)
         last_id = rows[-1][0]
 
 
 def downgrade():
-    op.drop_index('ix_surname_key_digest', table_name='surname_key')
+    op.drop_index('ix_surname_key_queue', table_name='surname_key')
     op.drop_table('surname_key')
     op.drop_index('ix_consultation_request_callback_at', table_name='consultation_request')
     with op.batch_alter_table('consultation_request') as batch:
