@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, tuple_
-from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm import Session, joinedload, load_only, selectinload
 
 from app.casework.status import STATUSES
 from app.intake.reference import normalise_reference
@@ -303,9 +303,11 @@ def fetch_page(session: Session, filters: QueueFilters, *, staff_id: int, tz: Zo
     name_key = name_search_key(filters.q) if filters.q else None
     query = build_query(filters, staff_id=staff_id, tz=tz, region=region, now=now, overdue_before=overdue_before,
                         with_search=name_key is None)
+    # The assessments (for the review flags) come in one query for the page's rows: joined into each segment's
+    # query, PostgreSQL joined them to every candidate row before its top-N sort (19,000 buffer reads at 1M).
     query = query.order_by(None).options(
         joinedload(ConsultationRequest.assignee),
-        joinedload(ConsultationRequest.screening).options(load_only(Screening.assessment)),  # the review flags
+        selectinload(ConsultationRequest.screening).options(load_only(Screening.assessment)),
     )
     rank, created, row_id = ConsultationRequest.category_rank, ConsultationRequest.created_at, ConsultationRequest.id
     parts = segments(filters, overdue_before)
