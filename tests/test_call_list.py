@@ -224,3 +224,16 @@ def test_a_name_search_pages_through_every_match_in_category_order(app: Flask, d
             ConsultationRequest.reference == reference)).one() for reference in seen]
     assert [category for category, _ in found] == ["likely"] * 30 + ["possible"] * 30
     assert [at for _, at in found[:30]] == sorted(at for _, at in found[:30])  # oldest first within each
+
+
+def test_a_refused_status_form_keeps_what_was_typed_and_says_what_is_missing(app: Flask, desk: FlaskClient) -> None:
+    reference = seed_request(app, "likely")
+    assert post_work(desk, reference, "contact", method="phone", outcome="reached").status_code == 303
+    response = post_work(desk, reference, "status", status="scheduled", appointment_time="14:30",
+                         note="Wants a Tuesday; daughter drives")
+    assert response.status_code == 400
+    assert "Enter the appointment date and time" in response.text
+    assert "Wants a Tuesday; daughter drives</textarea>" in response.text
+    assert 'value="14:30"' in response.text and '<option selected value="scheduled">' in response.text
+    assert "required" not in response.text.split('data-status-form')[1].split("</form>")[0]  # no browser bubbles
+    assert stored(app, reference).status == "in_progress"
