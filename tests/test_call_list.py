@@ -42,6 +42,13 @@ def test_an_old_possible_is_called_before_a_new_likely(app: Flask, desk: FlaskCl
     assert references(desk.get("/staff/requests").text) == [emergency, old_unlikely, new_likely, old_possible]
 
 
+def two_pages(client: FlaskClient, first: str) -> list[str]:
+    """The references on a queue page and on the page its "Next 50" link leads to."""
+    link = re.search(r'href="([^"]+)" rel="next"', first)
+    assert link
+    return references(first) + references(client.get(link.group(1).replace("&amp;", "&")).text)
+
+
 def test_paging_keeps_the_order_across_segments(app: Flask, desk: FlaskClient) -> None:
     now = utcnow()
     for minutes in range(30):
@@ -49,11 +56,7 @@ def test_paging_keeps_the_order_across_segments(app: Flask, desk: FlaskClient) -
     for days in range(30):
         seed_request(app, "possible", created_at=now - timedelta(days=5 + days, minutes=1),
                      phone=f"+1415556{days:04d}")
-    first = desk.get("/staff/requests").text
-    link = re.search(r'href="([^"]+)" rel="next"', first)
-    assert link
-    second = desk.get(link.group(1).replace("&amp;", "&")).text
-    seen = references(first) + references(second)
+    seen = two_pages(desk, desk.get("/staff/requests").text)
     assert len(seen) == len(set(seen)) == 60
     with app.app_context():
         categories = [db.session.scalar(select(ConsultationRequest.category).where(
@@ -213,11 +216,7 @@ def test_a_name_search_pages_through_every_match_in_category_order(app: Flask, d
         seed_request(app, "likely", last_name="Garcia-López", created_at=now - timedelta(days=9, minutes=minutes),
                      phone=f"+1415556{minutes:04d}")
     seed_request(app, "likely", last_name="Lopez", created_at=now)  # no "garcia" in it
-    first = search(desk, "garcia").text
-    link = re.search(r'href="([^"]+)" rel="next"', first)
-    assert link
-    second = desk.get(link.group(1).replace("&amp;", "&")).text
-    seen = references(first) + references(second)
+    seen = two_pages(desk, search(desk, "garcia").text)
     assert len(seen) == len(set(seen)) == 60
     with app.app_context():
         found = [db.session.execute(select(ConsultationRequest.category, ConsultationRequest.created_at).where(

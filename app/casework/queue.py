@@ -174,9 +174,13 @@ def decode_cursor(cursor: str) -> Cursor | None:
     return Cursor(int(match.group(1)), created, int(match.group(3)), cutoff)
 
 
+def _looks_like_phone(q: str) -> bool:
+    return sum(ch.isdigit() for ch in q) >= 7
+
+
 def name_search_key(q: str) -> str | None:
     """The surname blind index a search text is looked up by; None when it is a reference or a phone number."""
-    if normalise_reference(q) or sum(ch.isdigit() for ch in q) >= 7:
+    if normalise_reference(q) or _looks_like_phone(q):
         return None
     return surname_query_key(q)
 
@@ -190,15 +194,15 @@ def search_condition(q: str, region: str) -> object:
     reference = normalise_reference(q)
     if reference:
         return ConsultationRequest.reference == reference
-    if sum(ch.isdigit() for ch in q) >= 7:
+    if _looks_like_phone(q):
         try:
             number = phonenumbers.parse(q, region)
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         except phonenumbers.NumberParseException:
             e164 = q
         return ConsultationRequest.phone_index == phone_index(e164)
-    key = surname_query_key(q)
-    if key is None:
+    key = name_search_key(q)
+    if key is None:  # nothing left to search by once accents, case and apostrophes are gone
         return false()
     return ConsultationRequest.id.in_(select(SurnameKey.request_id).where(SurnameKey.digest == key))
 
