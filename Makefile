@@ -5,15 +5,21 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-postgres lint migrate install translations translations-update browser bench-reliability bench clean
+.PHONY: run serve test test-postgres lint migrate install install-dev translations translations-update browser bench-reliability bench clean
 
-# Creates the virtualenv when requirements.txt changes (or the venv is missing).
+# Creates the virtualenv when requirements.txt changes (or the venv is missing): the runtime only, as on a
+# production server. The test, lint and benchmark tools (requirements-dev.txt) come on top for `make test`.
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+$(BIN)/.installed-dev: requirements-dev.txt $(BIN)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
 install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
 
 ## Patient pages in Spanish: compile each catalogue (.po, checked in) to the .mo the app reads (gitignored).
 ## Fuzzy entries are left out, so an unreviewed change shows in English rather than wrongly.
@@ -56,20 +62,20 @@ browser:
 
 ## The whole test suite (the browser tests included), then the linters: ruff, and import-linter's contracts
 ## (pyproject.toml: no Flask in the core packages).
-test: install translations browser
+test: install-dev translations browser
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 ## The whole test suite against a throwaway PostgreSQL server (started and stopped by the script).
-test-postgres: install translations browser
+test-postgres: install-dev translations browser
 	scripts/with-postgres.sh $(BIN)/python -m pytest
 
 ## Load-and-crash reliability run (issue 5, BENCHMARKS.md): patients submit through gunicorn while the whole
 ## server is SIGKILLed and restarted; every acknowledged request must be stored exactly once, no 5xx.
 ## SQLite, then PostgreSQL (scripts/with-postgres.sh). Figures also as JSON in instance/.
 BENCH_ARGS ?= --submissions 5000 --clients 64 --kills 3 --workers 4
-bench-reliability: install
+bench-reliability: install-dev
 	$(BIN)/python -m bench.submit_load --database sqlite $(BENCH_ARGS) --json instance/reliability-sqlite.json
 	scripts/with-postgres.sh $(BIN)/python -m bench.submit_load --database postgres $(BENCH_ARGS) \
 		--json instance/reliability-postgres.json
@@ -82,14 +88,14 @@ bench-reliability: install
 ## Smaller and quicker: BENCH_PERF_ARGS="--sizes 1000,10000 --seconds 5 --staff-seconds 5"
 BENCH_DATABASE ?= sqlite
 BENCH_PERF_ARGS ?=
-bench: install translations
+bench: install-dev translations
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq \
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "make bench: wrk is missing and apt-get cannot run here; sudo apt-get install wrk"; exit 1; }
 	$(if $(filter postgres,$(BENCH_DATABASE)),scripts/with-postgres.sh )$(BIN)/python -m bench.perf \
 		--database $(BENCH_DATABASE) --json instance/bench-$(BENCH_DATABASE).json $(BENCH_PERF_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 

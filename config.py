@@ -2,6 +2,10 @@
 
 Pick a class with ``FLASK_CONFIG`` (``development``, ``testing`` or ``production``); every value can be
 overridden by the environment variable of the same name.
+
+``MILD_ENV_FILE`` names a settings file (``KEY=value`` lines; deploy/mild.env.example has the quoting rules). It
+is read here, before any value, and wins over the process environment, so the web server, every ``flask``
+command and a graceful reload all see the file as it is now.
 """
 
 from __future__ import annotations
@@ -11,8 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from dotenv import load_dotenv
+
 BASE_DIR = Path(__file__).resolve().parent
-INSTANCE_DIR = BASE_DIR / "instance"
+
+if os.environ.get("MILD_ENV_FILE", "").strip():
+    _settings_file = Path(os.environ["MILD_ENV_FILE"].strip())
+    if not _settings_file.is_file():
+        raise SystemExit(f"MILD_ENV_FILE names {_settings_file}, which is not a readable file")
+    load_dotenv(_settings_file, override=True)
 
 
 def _env(name: str, default: str) -> str:
@@ -25,6 +36,11 @@ def _env_flag(name: str, default: bool) -> bool:
     """Return the environment variable ``name`` read as a yes/no flag (1/true/yes/on), or ``default``."""
     value = os.environ.get(name, "").strip().lower()
     return value in {"1", "true", "yes", "on"} if value else default
+
+
+# Where the app writes (the development database, lock files): never inside the code, which production keeps
+# read-only and owned by root.
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", "").strip() or BASE_DIR / "instance").absolute()
 
 
 class SecurityConfig:
@@ -81,7 +97,10 @@ class Config(SecurityConfig):
     """Settings shared by every environment (security settings come from SecurityConfig)."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
-    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild.sqlite3'}")
+    # No default: production names its database (a missing DATABASE_URL stops it at start); development and
+    # `make run` use their own file, so trial data never lands in a production database.
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")
+    INSTANCE_PATH = str(INSTANCE_DIR)
     # hide_parameters: SQL errors and echo logs never show bound values (health answers, hashes).
     # pool_pre_ping is added by create_app: on for PostgreSQL (a restarted server or a failover ends pooled
     # connections), off for SQLite (a file in this process: nothing outside can end its connections).
@@ -153,6 +172,9 @@ class Config(SecurityConfig):
     # Off suits a relay on localhost; turn it on for any relay across a network. Credentials are
     # refused without it, so a password is never sent in clear text.
     MAIL_USE_STARTTLS = _env_flag("MAIL_USE_STARTTLS", False)
+    # A PEM file of the certificate authorities the mail server's certificate is checked against (a clinic's
+    # private CA); empty = the system's trusted authorities.
+    MAIL_CA_FILE = _env("MAIL_CA_FILE", "")
     # Seconds per SMTP step: a dead mail server must not hold a worker thread for long.
     MAIL_TIMEOUT = float(_env("MAIL_TIMEOUT", "10"))
     # After this many failed attempts (about 2 hours of backoff at 8) a message is marked failed.
@@ -163,11 +185,22 @@ class Config(SecurityConfig):
     # Where staff reach the site, including any path prefix. The link in the email is built from this,
     # never from the request's Host header, which the client controls (a forged host would send staff
     # to someone else's site).
-    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Production refuses a loopback or plain-http address (links in emails would lead nowhere, or in clear text).
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "")
     # SQLite only (app/platform/database.py): seconds a worker queues for the write lock before "database is
     # locked". A transaction takes the lock before its first write, so under load submissions wait their
     # turn instead of failing.
     SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+
+    # `flask backup --scheduled` (the backup timer): where the backups go and how many are kept.
+    BACKUP_DIR = _env("BACKUP_DIR", str(INSTANCE_DIR / "backups"))
+    BACKUP_KEEP = int(_env("BACKUP_KEEP", "14"))
+    # The readiness check fails when the last verified backup is older than this (hours).
+    BACKUP_MAX_AGE_HOURS = float(_env("BACKUP_MAX_AGE_HOURS", "26"))
+    # Bearer token for /readyz and /metrics (monitoring); empty = both answer 404.
+    MONITORING_TOKEN = os.environ.get("MONITORING_TOKEN", "")
+    # Past this many messages waiting (or any failed), the readiness check fails.
+    OUTBOX_MAX_BACKLOG = int(_env("OUTBOX_MAX_BACKLOG", "50"))
 
 
 # Development and test keys: fixed, public, and never accepted in production.
@@ -180,6 +213,9 @@ class DevelopmentConfig(Config):
 
     DEBUG = False
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    # Its own file: data typed while trying the app out never lands in a production database.
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'mild-dev.sqlite3'}")
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS") or DEV_DATA_KEYS
     BLIND_INDEX_KEY = os.environ.get("BLIND_INDEX_KEY") or DEV_INDEX_KEY
 
@@ -188,6 +224,8 @@ class TestingConfig(Config):
     """The test suite; the database URL is set per test by the fixtures."""
 
     TESTING = True
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "sqlite://")  # in memory unless a test names its database
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
     DATA_ENCRYPTION_KEYS = DEV_DATA_KEYS
     BLIND_INDEX_KEY = DEV_INDEX_KEY
@@ -201,17 +239,15 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Production: refuses to start without SECRET_KEY (checked in ``create_app``)."""
+    """Production: refuses to start on any unsafe setting (app/platform/settings_check.py, ``flask check-config``)."""
 
+    REFUSE_UNSAFE_SETTINGS = True
     # Cookies only over HTTPS; the __Host- prefix pins the cookie to this exact host and path.
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-mild_draft"
     PREFERRED_URL_SCHEME = "https"
-    # An intake address without a mail server would only log the emails: refuse to start instead.
-    MAIL_REQUIRE_SERVER = True
     STAFF_SESSION_COOKIE_NAME = "__Host-mild_staff"
     STAFF_REQUIRE_2FA = _env_flag("STAFF_REQUIRE_2FA", True)
-    REQUIRE_REAL_KEYS = True  # the public development keys are refused
     # gunicorn's worker count (gunicorn.conf.py reads the same variable): with more than one, per-process
     # memory:// rate limits multiply every limit, and the app warns at start.
     WEB_CONCURRENCY = int(_env("WEB_CONCURRENCY", "2"))

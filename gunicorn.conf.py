@@ -1,13 +1,26 @@
 """Gunicorn settings for ``make serve`` (production serving); every value here is deliberate.
 
-Run as ``gunicorn --config gunicorn.conf.py`` (the Makefile does, after migrating). The app reads its own
-configuration (``FLASK_CONFIG``, ``SECRET_KEY``, ``DATABASE_URL`` ...) from the environment as usual.
+Run as ``gunicorn --config gunicorn.conf.py`` (the Makefile does, after migrating; deploy/mild-web.service in
+production). The app reads its own configuration (``FLASK_CONFIG``, ``SECRET_KEY``, ``DATABASE_URL`` ...) from the
+environment, or from the settings file named by ``MILD_ENV_FILE``.
+
+Upgrades and changed settings take effect with a graceful reload (``kill -HUP`` the master, ``systemctl reload
+mild-web``): new workers load the app, re-reading the settings file, while the old ones finish the requests
+they have. That is why the master never imports the app (``preload_app`` is off): a worker forked from a master
+that had imported it would keep the old code and settings.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Any
+
+if os.environ.get("MILD_ENV_FILE", "").strip():  # the same file the app reads: WEB_CONCURRENCY, PORT
+    from dotenv import load_dotenv
+
+    load_dotenv(os.environ["MILD_ENV_FILE"].strip(), override=True)
 
 wsgi_app = "wsgi:app"
 
@@ -45,33 +58,42 @@ secure_scheme_headers: dict[str, str] = {}
 # Gunicorn's control socket (one fixed path under $HOME) is not used; two servers would fight over it.
 control_socket_disable = True
 
-# Load the app once in the master, so a broken configuration fails before any worker starts and the
-# workers share its memory. Safe because no database connection crosses the fork: create_app opens none,
-# when_ready closes any the master has anyway, and post_fork drops the pool a worker inherits (a SQLite
-# or PostgreSQL connection used from two processes corrupts its state).
-preload_app = True
+# The app is loaded by each worker, never by the master (see above); no database connection crosses a fork.
+preload_app = False
 
 
-def _dispose_engine(close: bool) -> None:
-    """Empty the SQLAlchemy pool of the preloaded app (``close=False``: leave the parent's sockets alone)."""
-    from app.extensions import db
-    from wsgi import app  # already imported by the preload: the same application object
+def _refuse_unsafe_settings() -> None:
+    """Check the settings in a process of its own; an unsafe one stops gunicorn with the list of what to fix.
 
-    with app.app_context():
-        db.engine.dispose(close=close)
+    A RuntimeError from a server hook is what gunicorn prints as one "Error:" and exits 1 on; without this,
+    every worker would fail to boot with a traceback.
+    """
+    completed = subprocess.run([sys.executable, "-m", "app.platform.settings_check"],
+                               capture_output=True, text=True, check=False, cwd=os.path.dirname(__file__))
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr.strip() or f"the settings check failed (exit {completed.returncode})")
 
 
-def when_ready(server: Any) -> None:
-    """In the master, after loading the app: close any connection opened while loading."""
-    _dispose_engine(close=True)
+def on_starting(server: Any) -> None:
+    """Before the master starts: refuse unsafe settings."""
+    _refuse_unsafe_settings()
+
+
+def on_reload(server: Any) -> None:
+    """On a graceful reload (HUP): re-read the settings file for the master's own values, and check them.
+
+    If the new settings are unsafe the reload goes on with them anyway (gunicorn cannot cancel it) and the new
+    workers refuse to boot; the check here puts the reason in the log first. Run `flask check-config` before a
+    reload.
+    """
+    try:
+        _refuse_unsafe_settings()
+    except RuntimeError as error:
+        server.log.error("%s", error)
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: forget the master's pool (without closing it) so the worker opens its own.
-
-    Then wrap this worker's copy of the app so a streamed response tells the master it is alive.
-    """
-    _dispose_engine(close=False)
+    """In each new worker: wrap this worker's app so a streamed response tells the master it is alive."""
     worker.app.callable = StreamHeartbeat(worker.app.wsgi(), worker.notify)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,22 +23,21 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     from app.platform.clinic_content import load_content
     from app.security.accounts import use_password_profile
 
+    config_class = config_class or config_from_env()
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
-        instance_path=str(ROOT / "instance"),
+        instance_path=str(overrides.get("INSTANCE_PATH") or config_class.INSTANCE_PATH),
     )
-    app.config.from_object(config_class or config_from_env())
+    app.config.from_object(config_class)
     app.config.update(overrides)
     check_config(app)
-    Path(app.instance_path).mkdir(exist_ok=True)
+    # Owner only: the folder holds the development database, backups and lock files.
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     app.extensions["clinic"] = Clinic.from_config(app.config)
     app.extensions["clinic_content"] = load_content(app.config.get("CLINIC_CONTENT_DIR"), ("en", "es"))
     if not app.extensions["clinic"].hours_es:
         app.logger.warning("CLINIC_HOURS_ES is not set: Spanish pages leave out the opening hours")
-    if not app.config.get("ONCALL_EMAIL") and not app.testing:
-        app.logger.warning("ONCALL_EMAIL is not set: nobody is alerted at once when a patient's answers are an "
-                           "emergency; such requests wait at the top of the call list")
     configure_encryption(app)
     use_password_profile(str(app.config["PASSWORD_HASH_PROFILE"]))
 
@@ -50,35 +51,27 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
 
 
 def check_config(app: Flask) -> None:
-    """Refuse to start without a secret key: it signs the session cookie and the CSRF tokens."""
-    if not app.config.get("SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set; production has no default key")
-    if app.config.get("MAIL_REQUIRE_SERVER") and app.config.get("MAIL_INTAKE_ADDRESS") and not app.config.get(
-        "MAIL_SERVER"
-    ):
-        # Otherwise intake emails would only be written to the log and marked sent.
-        raise RuntimeError("MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS is set in production")
-    if app.config.get("REQUIRE_REAL_KEYS") and app.config.get("PASSWORD_HASH_PROFILE") == "CHEAPEST":
-        raise RuntimeError("PASSWORD_HASH_PROFILE=CHEAPEST is for tests only; unset it in production")
-    workers = int(app.config.get("WEB_CONCURRENCY") or 1)
-    if workers > 1 and str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
-        app.logger.warning(
-            "RATELIMIT_STORAGE_URI is memory:// with WEB_CONCURRENCY=%d workers: each worker keeps its own "
-            "counts, so every rate limit (patient posts, staff sign-in) is %d times what it says. "
-            "Set RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 (see README, RATELIMIT_STORAGE_URI).", workers, workers)
+    """Refuse to start on a fatal setting (in production: every unsafe one); log the others as warnings."""
+    from app.platform.settings_check import ConfigurationError, check_settings
+
+    findings = check_settings(app.config, production=bool(app.config.get("REFUSE_UNSAFE_SETTINGS")))
+    fatal = [finding for finding in findings if finding.fatal]
+    if fatal:
+        raise ConfigurationError(fatal)
+    for finding in findings:
+        app.logger.warning("%s", finding.message)
+    if not app.config.get("ONCALL_EMAIL") and not app.testing:
+        app.logger.warning("ONCALL_EMAIL is not set: nobody is alerted at once when a patient's answers are an "
+                           "emergency; such requests wait at the top of the call list")
 
 
 def configure_encryption(app: Flask) -> None:
-    """Install the data keys for the encrypted columns; production refuses the public development keys."""
+    """Install the data keys for the encrypted columns."""
     from app.security.crypto import Keyring, configure
     from config import DEV_DATA_KEYS, DEV_INDEX_KEY
 
+    # Production's keys were checked by check_config (missing or development keys refuse to start there).
     data_keys, index_key = app.config["DATA_ENCRYPTION_KEYS"], app.config["BLIND_INDEX_KEY"]
-    if app.config.get("REQUIRE_REAL_KEYS"):
-        if not data_keys or not index_key:
-            raise RuntimeError("DATA_ENCRYPTION_KEYS and BLIND_INDEX_KEY must be set in production")
-        if DEV_DATA_KEYS.split(":")[1] in data_keys or index_key == DEV_INDEX_KEY:
-            raise RuntimeError("the development encryption keys must not be used in production")
     keyring = Keyring.from_specs(data_keys or DEV_DATA_KEYS, index_key or DEV_INDEX_KEY)
     app.extensions["keyring"] = keyring
     configure(keyring)
@@ -125,10 +118,20 @@ def choose_engine_options(app: Flask) -> None:
 
 
 def configure_database(app: Flask) -> None:
-    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write."""
-    from app.extensions import db
-    from app.platform.database import configure_sqlite
+    """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write.
 
+    A new SQLite file is created readable by its owner only (its -wal and -shm files take the same mode).
+    """
+    from app.extensions import db
+    from app.platform.database import configure_sqlite, create_private_sqlite_file
+    from app.platform.restore import hold_run_lock
+
+    create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
+    # Held for the life of the process: `flask restore` refuses while any app process has the database open.
+    run_lock = hold_run_lock(app.config["SQLALCHEMY_DATABASE_URI"])
+    if run_lock is not None:
+        app.extensions["run_lock"] = run_lock
+        weakref.finalize(app, os.close, run_lock)  # an app built and dropped (tests) lets go of its lock
     with app.app_context():
         configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
 
@@ -161,6 +164,7 @@ def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from app.platform.i18n_marker import N_
+    from app.security.crypto import KeyConfigError
 
     titles = {  # English message ids; error.html shows them in the patient's language
         400: N_("Sorry, we could not use what you sent"),
@@ -183,12 +187,25 @@ def register_errorhandlers(app: Flask) -> None:
 
     app.register_error_handler(HTTPException, render_error)
 
+    def missing_key(error: KeyConfigError) -> tuple[str, int]:
+        # A row under a key this server lacks (a restore, or a key dropped too early): say so, not "error".
+        app.logger.error("a stored value needs an encryption key this server does not have (%s); flask check-config "
+                         "lists the missing keys", error)
+        if request.path.startswith("/staff/"):
+            return render_template("staff/error.html", code=503, title="This record cannot be opened",
+                                   detail="It is encrypted with a key this server does not have. Tell an "
+                                          "administrator: `flask check-config` names the missing key."), 503
+        return render_template("error.html", code=500, titles=titles, default_title=default_title), 503
+
+    app.register_error_handler(KeyConfigError, missing_key)
+
 
 def register_commands(app: Flask) -> None:
     """Add the ``flask screening``, ``flask drafts``, ``flask outbox`` and ``flask staff`` command groups."""
     from app.cli.export import export_cli
     from app.cli.keys import keys_cli
-    from app.cli.maintenance import backup_command, purge_command
+    from app.cli.maintenance import backup_command, purge_command, restore_command
+    from app.cli.settings import check_config_command, secret_key_command
     from app.cli.staff import staff_cli
     from app.cli.tools import drafts_cli, outbox_cli, screening_cli
 
@@ -199,6 +216,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_cli)
     app.cli.add_command(purge_command)
     app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+    app.cli.add_command(check_config_command)
+    app.cli.add_command(secret_key_command)
     app.cli.add_command(export_cli)
 
 

@@ -27,7 +27,9 @@ def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
 
 
 PROD_KEYS = {"SECRET_KEY": "k" * 40, "DATA_ENCRYPTION_KEYS": new_key_spec("p1"),
-             "BLIND_INDEX_KEY": new_key_spec("i").split(":")[1]}
+             "BLIND_INDEX_KEY": new_key_spec("i").split(":")[1], "PUBLIC_BASE_URL": "https://screen.valley.example",
+             "CLINIC_NAME": "Valley Spine Center", "CLINIC_PHONE": "+1 503 555 0100",
+             "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0"}
 
 
 def test_production_starts_with_a_secret_key_and_secure_cookie(tmp_path: Path) -> None:
@@ -68,7 +70,7 @@ def test_unknown_config_name_is_refused(tmp_path: Path) -> None:
 
 
 def test_production_refuses_intake_address_without_mail_server(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError, match="MAIL_SERVER must be set"):
+    with pytest.raises(RuntimeError, match="MAIL_SERVER must be set when MAIL_INTAKE_ADDRESS"):
         create_app(ProductionConfig, **PROD_KEYS, MAIL_INTAKE_ADDRESS="intake@clinic.example",
                    MAIL_SERVER="", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'x.db'}")
 

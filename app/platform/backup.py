@@ -64,7 +64,7 @@ def backup_database(url: str | URL, target: Path, *, force: bool = False, pg_dum
         raise BackupError(f"{target} already exists; use --force to replace it")
     backend = database_url.get_backend_name()
     if backend == "sqlite":
-        source = _sqlite_file(database_url)
+        source = sqlite_file(database_url)
         if target.exists() and target.samefile(source):
             raise BackupError("the target is the live database itself")
         _write_atomically(target, force, lambda temporary: _copy_sqlite(source, temporary))
@@ -94,7 +94,8 @@ def _write_atomically(target: Path, force: bool, write: Callable[[Path], None]) 
         temporary.unlink(missing_ok=True)
 
 
-def _sqlite_file(url: URL) -> Path:
+def sqlite_file(url: URL) -> Path:
+    """The file of a SQLite URL; refused when it is in memory or missing."""
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         raise BackupError("only a SQLite database in a file can be backed up")
@@ -119,7 +120,7 @@ def _copy_sqlite(source: Path, destination: Path) -> None:
         raise BackupError(f"the copy failed its integrity check: {result[:3]}")
 
 
-def _pg_environment(url: URL, base: Mapping[str, str]) -> dict[str, str]:
+def pg_environment(url: URL, base: Mapping[str, str]) -> dict[str, str]:
     """libpq environment variables for ``url`` (password included) on top of ``base``."""
     env = {key: value for key, value in base.items() if key not in _INHERITED_CONNECTION_ENV}
     for key, value in url.query.items():
@@ -142,7 +143,7 @@ def _dump_postgresql(url: URL, destination: Path, pg_dump: str) -> None:
     # read as an option, and nothing secret shows in the process list. --no-password: never prompt.
     command = [executable, "--format=custom", "--no-password", f"--file={destination}"]
     completed = subprocess.run(  # noqa: S603 - fixed arguments, no shell
-        command, env=_pg_environment(url, os.environ), capture_output=True, text=True, check=False)
+        command, env=pg_environment(url, os.environ), capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         message = (completed.stderr.strip().splitlines() or ["no message"])[-1]
         raise BackupError(f"pg_dump failed (exit {completed.returncode}): {message}")

@@ -28,9 +28,12 @@ Every connection gets:
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -42,6 +45,22 @@ DEFAULT_BUSY_TIMEOUT = 15.0
 # BEGIN itself chose its own kind). Anything else (INSERT, UPDATE, DELETE, SAVEPOINT, DDL, a WITH that
 # may write) first takes the write lock.
 NO_LOCK_PREFIXES = ("SELECT", "PRAGMA", "EXPLAIN", "BEGIN", "COMMIT", "END", "ROLLBACK")
+
+
+def create_private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of ``url`` with mode 0600 if it is missing, before SQLite creates it world-readable.
+
+    Nothing happens for other databases, in-memory ones, or when the folder does not exist (the app then
+    reports the database as unreachable, as before).
+    """
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir() and not path.exists():
+        with contextlib.suppress(FileExistsError):  # another process created it meanwhile
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def configure_sqlite(engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> bool:

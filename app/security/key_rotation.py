@@ -18,13 +18,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import MetaData, Row, Text, column, delete, select, table, update
+from sqlalchemy import MetaData, Row, Text, and_, column, delete, not_, or_, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import TableClause
 
 from app.models import ConsultationRequest, SurnameKey
 from app.models.base import EncryptedText
-from app.security.crypto import DecryptionError, KeyConfigError, Keyring, key_id_parts, keyring
+from app.security.crypto import FORMAT, DecryptionError, KeyConfigError, Keyring, key_id_parts, keyring
 from app.security.search_index import request_indexes, surname_keys
 
 BATCH_SIZE = 200  # rows per transaction: short locks, few commits
@@ -89,6 +89,30 @@ def key_counts(session: Session, tables: Sequence[EncryptedTable], size: int = B
                               if name != spec.key and value is not None)
         session.rollback()  # end the read transaction between tables
     return counts
+
+
+def unknown_key_ids(session: Session, tables: Sequence[EncryptedTable], known: Sequence[str]) -> set[str]:
+    """Key ids that stored values are encrypted under but ``known`` lacks (values that cannot be decrypted).
+
+    One full scan per table when every value is readable; it stops at the first value under another
+    key; each key found is then allowed and the scan goes on, so every missing key is named.
+    """
+    found: set[str] = set()
+    for spec in tables:
+        columns = [spec.raw.c[name] for name in spec.purposes]
+        while True:
+            prefixes = [f"{FORMAT}.{key_id}." for key_id in (*known, *sorted(found))]
+            other = or_(*(and_(value.is_not(None), *(not_(value.startswith(prefix, autoescape=True))
+                                                     for prefix in prefixes)) for value in columns))
+            row = session.execute(select(*columns).where(other).limit(1)).first()
+            new = {key_id_of(value) for value in row or () if value is not None} - set(known) - found
+            if not new:
+                break
+            found |= new
+            if NOT_ENCRYPTED in new:  # a plain value cannot be allowed by a prefix: stop scanning this table
+                break
+        session.rollback()  # end the read transaction between tables
+    return found
 
 
 @dataclass

@@ -54,6 +54,30 @@ def init_security(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    else:
+        app.before_request(_warn_about_an_untrusted_proxy(app))
+
+
+FORWARDED_HEADERS = ("X-Forwarded-For", "X-Forwarded-Proto", "Forwarded")
+
+
+def _warn_about_an_untrusted_proxy(app: Flask) -> Any:
+    """A hook that logs once per process when proxy headers arrive while TRUSTED_PROXY_COUNT is 0.
+
+    Behind a proxy with the count at 0, HSTS is never sent and every audit row records the proxy's address;
+    the headers are still ignored (a client may send them), only the operator is told.
+    """
+    warned: list[bool] = []
+
+    def warn() -> None:
+        if not warned and any(name in request.headers for name in FORWARDED_HEADERS):
+            warned.append(True)
+            app.logger.warning(
+                "a request arrived with proxy headers (X-Forwarded-For/-Proto) but TRUSTED_PROXY_COUNT is 0: they "
+                "are ignored, so HSTS is not sent and the audit log records the proxy's address. Behind one proxy "
+                "(Caddy, deploy/Caddyfile) set TRUSTED_PROXY_COUNT=1")
+
+    return warn
 
 
 class SecurityHeaders:
