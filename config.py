@@ -100,6 +100,9 @@ class Config(SecurityConfig):
     # No default: production names its database (a missing DATABASE_URL stops it at start); development and
     # `make run` use their own file, so trial data never lands in a production database.
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", "")
+    # PostgreSQL with two roles (deploy/README.md): the owner's URL, used only by `flask db upgrade` and
+    # `flask restore`; DATABASE_URL is then the runtime role's, which cannot alter tables or the audit trigger.
+    MIGRATION_DATABASE_URL = _env("MIGRATION_DATABASE_URL", "")
     INSTANCE_PATH = str(INSTANCE_DIR)
     # hide_parameters: SQL errors and echo logs never show bound values (health answers, hashes).
     # pool_pre_ping is added by create_app: on for PostgreSQL (a restarted server or a failover ends pooled

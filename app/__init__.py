@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -120,20 +121,28 @@ def choose_engine_options(app: Flask) -> None:
 def configure_database(app: Flask) -> None:
     """SQLite: WAL, busy timeout, synchronous=FULL, foreign keys, BEGIN IMMEDIATE at the first write.
 
-    A new SQLite file is created readable by its owner only (its -wal and -shm files take the same mode).
+    Before this process first opens a SQLite file it creates the file readable by its owner only (its -wal and
+    -shm take the same mode) and takes a shared run lock that it keeps while it lives: `flask restore` refuses
+    while any process has the database open. A command that never touches the database creates neither.
     """
     from app.extensions import db
-    from app.platform.database import configure_sqlite, create_private_sqlite_file
+    from app.platform.database import configure_sqlite
     from app.platform.restore import hold_run_lock
 
-    create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
-    # Held for the life of the process: `flask restore` refuses while any app process has the database open.
-    run_lock = hold_run_lock(app.config["SQLALCHEMY_DATABASE_URI"])
-    if run_lock is not None:
-        app.extensions["run_lock"] = run_lock
-        weakref.finalize(app, os.close, run_lock)  # an app built and dropped (tests) lets go of its lock
+    guard = threading.Lock()
+
+    def before_first_connection() -> None:
+        with guard:
+            if "run_lock" in app.extensions:
+                return
+            run_lock = hold_run_lock(app.config["SQLALCHEMY_DATABASE_URI"])
+            app.extensions["run_lock"] = run_lock
+            if run_lock is not None:
+                weakref.finalize(app, os.close, run_lock)  # an app built and dropped (tests) lets go of its lock
+
     with app.app_context():
-        configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)))
+        configure_sqlite(db.engine, busy_timeout=float(app.config.get("SQLITE_BUSY_TIMEOUT", 15)),
+                         before_first_connection=before_first_connection)
 
 
 def register_blueprints(app: Flask) -> None:

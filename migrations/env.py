@@ -15,7 +15,20 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
+_owner_engine = None
+
+
 def get_engine():
+    """The app's engine, or the owner role's (MIGRATION_DATABASE_URL): on PostgreSQL the app's own login may read
+    and write rows but not change tables, so migrations connect as the role that owns them (deploy/README.md)."""
+    global _owner_engine
+    owner_url = current_app.config.get('MIGRATION_DATABASE_URL')
+    if owner_url:
+        if _owner_engine is None:
+            from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
+            _owner_engine = create_engine(owner_url, poolclass=NullPool, hide_parameters=True)
+        return _owner_engine
     # Flask-SQLAlchemy 3: get_engine() is deprecated.
     return current_app.extensions['migrate'].db.engine
 

@@ -151,11 +151,12 @@ def test_proxy_headers_without_a_trusted_proxy_are_warned_about_once(
     assert not [r for r in caplog.records if "TRUSTED_PROXY_COUNT" in r.getMessage()]
 
 
-def test_trying_the_app_out_uses_its_own_database_file_created_private(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_trying_the_app_out_uses_its_own_database_file_created_private(tmp_path: Path) -> None:
     assert DevelopmentConfig.SQLALCHEMY_DATABASE_URI.endswith("/mild-dev.sqlite3") or os.environ.get("DATABASE_URL")
     app = create_app(DevelopmentConfig, INSTANCE_PATH=str(tmp_path / "instance"),
                      SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'instance-db.sqlite3'}")
     assert app.instance_path == str(tmp_path / "instance")
     assert stat.S_IMODE((tmp_path / "instance").stat().st_mode) == 0o700
+    assert not (tmp_path / "instance-db.sqlite3").exists()  # nothing until the database is first used
+    app.test_client().get("/healthz")
     assert stat.S_IMODE((tmp_path / "instance-db.sqlite3").stat().st_mode) == 0o600

@@ -112,7 +112,8 @@ def restore_command(path: Path, check_only: bool) -> None:
     PostgreSQL: DATABASE_URL must name a new, empty database (run as the owner role).
     """
     dialect = db.engine.dialect.name
-    url = db.engine.url
+    # With two PostgreSQL roles the owner restores (it creates the tables); the runtime role could not.
+    url = current_app.config.get("MIGRATION_DATABASE_URL") or db.engine.url
     try:
         report = _inspect(path, dialect)
         if report.missing_keys:

@@ -91,3 +91,5 @@ def send_command() -> None:
     report = deliver_pending()
     click.echo(f"Sent {report.sent}, will retry {report.retrying}, gave up on {report.failed}"
                f" (skipped {report.skipped} being sent by another worker).")
+    if report.retrying or report.failed:
+        raise SystemExit(1)  # the timer's unit shows a failure; the messages themselves wait for the next run

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,24 @@ def create_private_sqlite_file(url: str) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def configure_sqlite(engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> bool:
-    """Install the PRAGMAs and ``BEGIN IMMEDIATE`` on ``engine`` if it is SQLite; return whether it was."""
+def configure_sqlite(engine: Engine, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+                     before_first_connection: Callable[[], None] | None = None) -> bool:
+    """Install the PRAGMAs and ``BEGIN IMMEDIATE`` on ``engine`` if it is SQLite; return whether it was.
+
+    Before each new connection the file is created with mode 0600 if it is missing, and
+    ``before_first_connection`` runs (it may run again; it must do its work once).
+    """
     if engine.dialect.name != "sqlite":
         return False
     timeout_ms = int(busy_timeout * 1000)
+    url = engine.url.render_as_string(hide_password=False)
+
+    def before_connect(*_args: Any) -> None:
+        if before_first_connection is not None:
+            before_first_connection()
+        create_private_sqlite_file(url)  # None = go on and connect as usual
+
+    event.listen(engine, "do_connect", before_connect)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # No transaction is open yet (isolation_level None = the driver never BEGINs by itself), which

@@ -196,6 +196,30 @@ def restore_sqlite(backup: Path, url: str | URL, run_lock: int | None, now: date
     return kept
 
 
+# After a restore the tables are new, and the default privileges gave the runtime role every right on them:
+# take the audit log's UPDATE, DELETE and TRUNCATE away again from all but the owner (as migration 0013 does;
+# a migration keeps its own copy of its SQL, so this one does not import it).
+AUDIT_APPEND_ONLY_RIGHTS = """
+DO $$
+DECLARE grantee_name text;
+BEGIN
+    FOR grantee_name IN
+        SELECT DISTINCT grantee FROM information_schema.role_table_grants
+        WHERE table_schema = current_schema() AND table_name = 'audit_event'
+          AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')
+          AND grantee <> (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema()
+                          AND tablename = 'audit_event')
+    LOOP
+        IF grantee_name = 'PUBLIC' THEN
+            REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM PUBLIC;
+        ELSE
+            EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM %I', grantee_name);
+        END IF;
+    END LOOP;
+END $$;
+"""
+
+
 def restore_postgresql(backup: Path, url: str | URL, pg_restore: str = "pg_restore") -> None:
     """``pg_restore`` the custom-format ``backup`` into the database at ``url``, which must be empty and idle."""
     database_url = make_url(url)
@@ -215,6 +239,12 @@ def restore_postgresql(backup: Path, url: str | URL, pg_restore: str = "pg_resto
                                capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RestoreError(f"pg_restore failed (exit {completed.returncode}): {_last_line(completed.stderr)}")
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(AUDIT_APPEND_ONLY_RIGHTS))
+    finally:
+        engine.dispose()
 
 
 def _refuse_busy_or_not_empty(engine: Engine) -> None:

@@ -172,6 +172,20 @@ def request_references(session: Session, events: list[AuditEvent]) -> dict[str, 
     return {str(row_id): reference for row_id, reference in found}
 
 
+@bp.get("/admin/system")
+@roles_required(*ADMINISTER)
+def system() -> str:
+    """The readiness checks in words, and the newest verified backup (when, which file, how big)."""
+    from app.platform.readiness import last_backup
+    from app.web.health import collect_readiness
+
+    result = collect_readiness(current_app._get_current_object())  # type: ignore[attr-defined]
+    newest = last_backup(db.session)
+    record(db.session, "view_system", now=utcnow(), staff_id=current_user.id, ip=client_ip())
+    db.session.commit()
+    return render_template("staff/system.html", result=result, backup=newest, now=utcnow())
+
+
 AUDIT_FILTER_ARGS = ("action", "staff", "from", "to", "before")  # what the audit row of a view keeps
 
 
