@@ -116,6 +116,11 @@ class Config(SecurityConfig):
     # CSRF tokens must outlive the slowest patient: the draft itself lasts 2 hours idle, so the
     # token is tied to the session rather than to a short timer (None = valid for the session).
     WTF_CSRF_TIME_LIMIT = None
+    # Over HTTPS Flask-WTF would also demand a Referer header from the same site, and turn away every patient
+    # whose browser or privacy setting sends none. The token (tied to the session cookie, which is SameSite=Lax
+    # and __Host- in production) is the protection; app/web/security.py also refuses a post whose Origin header
+    # names another site.
+    WTF_CSRF_SSL_STRICT = False
     # The draft cookie is only an id; it expires with the browser session and the server-side
     # draft expires after DRAFT_IDLE_TIMEOUT without activity.
     DRAFT_IDLE_TIMEOUT = timedelta(hours=2)

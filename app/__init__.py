@@ -173,6 +173,8 @@ def register_errorhandlers(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
     from app.platform.i18n_marker import N_
+    from flask_wtf.csrf import CSRFError
+
     from app.security.crypto import KeyConfigError
 
     titles = {  # English message ids; error.html shows them in the patient's language
@@ -207,6 +209,29 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("error.html", code=500, titles=titles, default_title=default_title), 503
 
     app.register_error_handler(KeyConfigError, missing_key)
+
+    def refused_form(error: CSRFError) -> tuple[str, int]:
+        # Why, for the operator (Flask-WTF's reason and the page; never the form's values); what to do, for the user.
+        app.logger.warning("form refused on %s %s: %s", request.method, request.path, error.description)
+        if request.path.startswith("/staff/"):
+            return render_template("staff/error.html", code=400, title="That form had expired",
+                                   detail="Nothing was changed. Reload the page to get a fresh form, then try "
+                                          "again."), 400
+        back = request.path if _has_get_route(app, request.path) else None
+        return render_template("public/form_refused.html", back=back), 400
+
+    app.register_error_handler(CSRFError, refused_form)
+
+
+def _has_get_route(app: Flask, path: str) -> bool:
+    """Whether ``path`` is also a page (so a refused form can send the patient back to it)."""
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException:
+        return False
+    return True
 
 
 def register_commands(app: Flask) -> None:

@@ -186,3 +186,38 @@ def test_a_valid_token_is_accepted(app: Flask, world: dict[str, Any]) -> None:
     token = csrf_token(client.get("/staff/requests").text)
     assert client.post("/staff/requests", data={"csrf_token": token, "q": "x"}).status_code == 303
     answer_all(client, answers_with())  # the patient half of the same browser still works
+
+
+def test_over_https_a_browser_that_sends_no_referer_is_not_turned_away(app: Flask) -> None:
+    client = app.test_client()
+    https = {"base_url": "https://screen.valley.example"}
+    token = csrf_token(client.get("/questions/safety", **https).text)
+    response = client.post("/questions/safety", data={"csrf_token": token, "red_flags": ["none"]}, **https)
+    assert response.status_code == 303  # Flask-WTF's strict Referer check would have refused it
+
+
+def test_a_refused_form_says_what_to_do_and_the_log_says_why(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    client = app.test_client()
+    client.get("/questions/safety")
+    with caplog.at_level(logging.WARNING):
+        response = client.post("/questions/safety", data={"red_flags": ["bladder_bowel"], "age": "71"})
+    assert response.status_code == 400
+    assert "We could not save that page" in response.text
+    assert 'href="/questions/safety"' in response.text  # straight back to the page
+    assert "cookies" in response.text.split("We could not save that page", 2)[2]  # a later hint, not the blame
+    logged = [r.getMessage() for r in caplog.records if "form refused" in r.getMessage()]
+    assert logged == ["form refused on POST /questions/safety: The CSRF token is missing."]
+    assert "bladder" not in caplog.text and "71" not in caplog.text
+    spanish = app.test_client().post("/questions/safety", data={}, headers={"Accept-Language": "es"})
+    assert "No pudimos guardar esa página" in spanish.text
+
+
+def test_a_post_whose_origin_is_another_site_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_token(client.get("/questions/safety").text)
+    refused = client.post("/questions/safety", data={"csrf_token": token, "red_flags": ["none"]},
+                          headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 400
+    allowed = client.post("/questions/safety", data={"csrf_token": token, "red_flags": ["none"]},
+                          headers={"Origin": "http://localhost"})
+    assert allowed.status_code == 303
