@@ -170,11 +170,10 @@ STAFF_DETAILS = {400: "Go back, reload the page and try again.", 405: "Go back, 
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for HTTP errors; anything unexpected still gets a calm page, not a traceback."""
     from flask import render_template, request
+    from flask_wtf.csrf import CSRFError
     from werkzeug.exceptions import HTTPException
 
     from app.platform.i18n_marker import N_
-    from flask_wtf.csrf import CSRFError
-
     from app.security.crypto import KeyConfigError
 
     titles = {  # English message ids; error.html shows them in the patient's language
