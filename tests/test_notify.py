@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -427,3 +429,62 @@ def test_the_outbox_send_command_delivers_what_is_due(mail_app: Flask, smtp_serv
     with mail_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)
                                  .where(OutboxMessage.sent_at.is_(None))) == 0
+
+
+# --- STARTTLS against a clinic's private certificate authority (MAIL_CA_FILE) ----------------------
+
+def _private_ca(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A CA file, and a server TLS context whose certificate for 127.0.0.1 that CA signed."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Valley Clinic Private CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+          .not_valid_after(now + timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mail.valley.example")]))
+              .issuer_name(ca_name).public_key(server_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+              .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                             critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    ca_file, cert_file, key_file = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return ca_file, context
+
+
+def test_starttls_trusts_the_clinics_private_ca_only_when_told(tmp_path: Path) -> None:
+    ca_file, server_context = _private_ca(tmp_path)
+    inbox = Inbox("127.0.0.1", free_port())
+    controller = Controller(inbox, hostname=inbox.host, port=inbox.port, tls_context=server_context,
+                            require_starttls=True)
+    controller.start()
+    try:
+        plain = SmtpSender(inbox.host, inbox.port, "screen@clinic.example", starttls=True, timeout=5)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            plain.send(INTAKE, "Subject", "Body")  # the system's CAs do not know the clinic's CA
+        trusting = SmtpSender(inbox.host, inbox.port, "screen@clinic.example", starttls=True, timeout=5,
+                              ca_file=str(ca_file))
+        trusting.send(INTAKE, "Subject", "Body")
+    finally:
+        controller.stop()
+    assert [message["Subject"] for message in inbox.messages] == ["Subject"]

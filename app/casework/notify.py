@@ -78,6 +78,7 @@ class SmtpSender:
     password: str = ""
     starttls: bool = False
     timeout: float = 10.0
+    ca_file: str = ""  # a PEM file of the certificate authorities to trust (a private CA); empty = the system's
 
     def send(self, recipient: str, subject: str, body: str) -> None:
         """Open a connection, send one message, close; raises on any failure."""
@@ -87,7 +88,8 @@ class SmtpSender:
         message = build_message(self.from_address, recipient, subject, body)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())  # verifies the server's certificate
+                # Verifies the server's certificate and name, against the clinic's own CA when one is configured.
+                smtp.starttls(context=ssl.create_default_context(cafile=self.ca_file or None))
             if self.username:
                 smtp.login(self.username, self.password)
             smtp.send_message(message)

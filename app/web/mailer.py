@@ -41,6 +41,7 @@ def build_sender(config: Mapping[str, Any]) -> Sender:
         password=config["MAIL_PASSWORD"],
         starttls=bool(config["MAIL_USE_STARTTLS"]),
         timeout=float(config["MAIL_TIMEOUT"]),
+        ca_file=str(config.get("MAIL_CA_FILE") or ""),
     )
 
 
