@@ -23,7 +23,7 @@ if os.environ.get("MILD_ENV_FILE", "").strip():
     _settings_file = Path(os.environ["MILD_ENV_FILE"].strip())
     if not _settings_file.is_file():
         raise SystemExit(f"MILD_ENV_FILE names {_settings_file}, which is not a readable file")
-    load_dotenv(_settings_file, override=True)
+    load_dotenv(_settings_file, override=True, interpolate=False)  # no ${...} expansion: a password stays as written
 
 
 def _env(name: str, default: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 if os.environ.get("MILD_ENV_FILE", "").strip():  # the same file the app reads: WEB_CONCURRENCY, PORT
     from dotenv import load_dotenv
 
-    load_dotenv(os.environ["MILD_ENV_FILE"].strip(), override=True)
+    load_dotenv(os.environ["MILD_ENV_FILE"].strip(), override=True, interpolate=False)
 
 wsgi_app = "wsgi:app"
 
