@@ -93,8 +93,16 @@ def on_reload(server: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker: wrap this worker's app so a streamed response tells the master it is alive."""
+    """In each new worker: wrap this worker's app so a streamed response tells the master it is alive.
+
+    Then look for rows under keys this server lacks, in the background, so a wrong DATA_ENCRYPTION_KEYS is in the
+    log at start rather than at the first staff page.
+    """
     worker.app.callable = StreamHeartbeat(worker.app.wsgi(), worker.notify)
+    from app.web.health import scan_keys_soon
+    from wsgi import app  # loaded just above by worker.app.wsgi()
+
+    scan_keys_soon(app)
 
 
 class StreamHeartbeat:

@@ -1,8 +1,8 @@
 """Production behind Caddy, for real: deploy/Caddyfile with Caddy's own CA in front of gunicorn (production settings).
 
 Checked: HTTPS with a certificate from Caddy's local authority, HSTS, `__Host-` secure cookies, the client's own
-address in the audit log (not the proxy's, not one the client made up), and an access log with no query string,
-client address, headers or cookies.
+address in the audit log (not the proxy's, not one the client made up), an access log with no query string,
+client address, headers or cookies, and no file written into the code folder.
 
 Caddy comes from Debian's package (`.ci/run` installs it). Without it this test skips, unless REQUIRE_CADDY=1
 says the machine must have it, as in CI.
@@ -61,6 +61,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
+def code_tree() -> set[str]:
+    """Every file in the code folder (tools' caches, the virtualenv and git aside)."""
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
+    found: set[str] = set()
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [name for name in subfolders if name not in skip]
+        found.update(os.path.relpath(os.path.join(folder, name), ROOT) for name in files)
+    return found
+
+
 @dataclass
 class Site:
     """Caddy on https://127.0.0.1:port in front of gunicorn; the CA to trust, the logs, the database."""
@@ -104,6 +114,7 @@ def _wait(url_check: object, process: subprocess.Popen[bytes], output: Path, wha
 def site(tmp_path: Path, databases: Databases) -> Iterator[Site]:
     caddy = _caddy()
     database = databases.migrated("caddy")
+    before = code_tree()
     app_port, https_port, http_port, admin_port = (_free_port() for _ in range(4))
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CLINIC_", "MAIL_", "PUBLIC_"))}
     env.update(FLASK_CONFIG="production", DATABASE_URL=database, SECRET_KEY="s" * 48,
@@ -137,6 +148,8 @@ def site(tmp_path: Path, databases: Databases) -> Iterator[Site]:
     finally:
         _stop(proxy)
         _stop(gunicorn)
+    # Production wrote nothing into the code folder (it can be read-only and root's): data went to INSTANCE_PATH.
+    assert code_tree() - before == set()
 
 
 def _cookies(headers: dict[str, list[str]]) -> list[str]:

@@ -53,6 +53,7 @@ def test_every_staff_page_is_valid_html(app: Flask, staff_client: FlaskClient, t
         "accounts": admin.get("/staff/admin/accounts").text,
         "audit": admin.get("/staff/admin/audit").text,
         "outbox": admin.get("/staff/admin/outbox").text,
+        "system": admin.get("/staff/admin/system").text,
         "dashboard": admin.get("/staff/dashboard").text,
         "codebook": admin.get("/staff/codebook").text,
         "two-factor": admin.get("/staff/account/two-factor").text,

@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -160,3 +161,26 @@ def test_trying_the_app_out_uses_its_own_database_file_created_private(tmp_path:
     assert not (tmp_path / "instance-db.sqlite3").exists()  # nothing until the database is first used
     app.test_client().get("/healthz")
     assert stat.S_IMODE((tmp_path / "instance-db.sqlite3").stat().st_mode) == 0o600
+
+
+def test_gunicorn_says_at_start_which_key_its_rows_need(databases: Databases, app_factory: Callable[..., Flask],
+                                                         tmp_path: Path) -> None:
+    from tests.test_serve import _free_port, _stop
+
+    database = databases.migrated("keys")
+    seed_request(app_factory(database), "likely")  # under the development key, dev1
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DATA_", "CLINIC_"))}
+    env.update(FLASK_CONFIG="development", DATABASE_URL=database, DATA_ENCRYPTION_KEYS=new_key_spec("k9"),
+               PORT=str(_free_port()), WEB_CONCURRENCY="1", MAIL_DELIVER_IN_BACKGROUND="0")
+    output = tmp_path / "gunicorn.out"
+    with output.open("wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"], cwd=ROOT,
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "encrypted under key(s)" not in output.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        _stop(server)
+    log = output.read_text()
+    assert "stored values are encrypted under key(s) dev1, which DATA_ENCRYPTION_KEYS does not have" in log

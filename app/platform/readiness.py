@@ -132,12 +132,12 @@ def rate_limit_check(storage_uri: str, ping: Callable[[str], bool]) -> Check:
     return Check("rate limits", answered, "the shared store answers" if answered else "the store does not answer")
 
 
-def readiness(checks: Sequence[Callable[[], Check]]) -> Readiness:
-    """Run ``checks`` in order; a check that cannot even run fails with the error's class name."""
+def readiness(checks: Sequence[tuple[str, Callable[[], Check]]]) -> Readiness:
+    """Run the named ``checks`` in order; one that cannot read the database fails with the error's class name."""
     results: list[Check] = []
-    for check in checks:
+    for name, check in checks:
         try:
             results.append(check())
         except SQLAlchemyError as error:
-            results.append(Check(getattr(check, "__name__", "check"), False, type(error).__name__))
+            results.append(Check(name, False, f"cannot read the database ({type(error).__name__})"))
     return Readiness(tuple(results))

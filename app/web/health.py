@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
+from limits.storage import storage_from_string
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import utcnow
 from app.platform.readiness import (
     Readiness,
@@ -61,18 +63,40 @@ def unknown_keys(app: Flask) -> set[str]:
     return found
 
 
+def scan_keys_soon(app: Flask) -> None:
+    """At a worker's start, look for values under missing keys in a background thread: the log says so at once.
+
+    The worker does not wait for the scan; /healthz later uses its cached answer.
+    """
+
+    def scan() -> None:
+        with app.app_context():
+            try:
+                unknown_keys(app)
+            except SQLAlchemyError as error:  # no tables yet, or no database: /healthz reports it
+                log.warning("could not look for values under missing keys (%s)", type(error).__name__)
+
+    threading.Thread(target=scan, name="key-scan", daemon=True).start()
+
+
 def collect_readiness(app: Flask) -> Readiness:
     """Every readiness check for this app (needs an app context)."""
     config, now = app.config, utcnow()
+    storage_options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
     return readiness([
-        lambda: database_check(db.engine),
-        lambda: migrations_check(db.engine, Path(app.extensions["migrate"].directory)),
-        lambda: keys_check(lambda: unknown_keys(app)),
-        lambda: outbox_check(db.session, now, int(config["OUTBOX_MAX_BACKLOG"])),
-        lambda: backup_check(db.session, now, timedelta(hours=float(config["BACKUP_MAX_AGE_HOURS"]))),
-        lambda: rate_limit_check(str(config.get("RATELIMIT_STORAGE_URI", "memory://")),
-                                 lambda _uri: bool(limiter.storage.check())),
+        ("database", lambda: database_check(db.engine)),
+        ("migrations", lambda: migrations_check(db.engine, Path(app.extensions["migrate"].directory))),
+        ("encryption keys", lambda: keys_check(lambda: unknown_keys(app))),
+        ("outbox", lambda: outbox_check(db.session, now, int(config["OUTBOX_MAX_BACKLOG"]))),
+        ("backup", lambda: backup_check(db.session, now, timedelta(hours=float(config["BACKUP_MAX_AGE_HOURS"])))),
+        ("rate limits", lambda: rate_limit_check(str(config.get("RATELIMIT_STORAGE_URI", "memory://")),
+                                                 lambda uri: _storage_answers(uri, storage_options))),
     ])
+
+
+def _storage_answers(uri: str, options: dict[str, object]) -> bool:
+    """Ask the configured rate-limit store itself (Flask-Limiter would answer from its in-memory fallback)."""
+    return bool(storage_from_string(uri, **options).check())
 
 
 @bp.get("/healthz")

@@ -190,6 +190,11 @@ def walk_patient_pages(browser: Browser, live_server: LiveServer, language: str)
         stops.append(measure(page, "answers deleted", language, "empty"))
         page.goto("/no-such-page")
         stops.append(measure(page, "page not found", language, "empty"))
+        page.goto("/questions/safety")
+        page.evaluate("document.querySelector('input[name=csrf_token]').value = 'stale'")
+        submit(page)
+        expect(page.locator("h1")).to_have_count(1)
+        stops.append(measure(page, "form refused", language, "filled"))
     finally:
         context.close()
     return stops
@@ -248,6 +253,8 @@ def walk_staff_pages(browser: Browser, live_server: LiveServer, language: str) -
         stop("audit log", "filled")
         page.goto("/staff/admin/outbox")
         stop("email outbox", "empty")
+        page.goto("/staff/admin/system")
+        stop("system", "filled")
         page.goto("/staff/dashboard")
         stop("dashboard", "filled")
         page.goto("/staff/dashboard?from=2026-13-45&to=soon")
@@ -313,12 +320,12 @@ def check(stops: list[Stop], attribute: str) -> None:
 
 
 def test_patient_pages_have_no_axe_violations(patient_stops: list[Stop]) -> None:
-    assert len(patient_stops) == 2 * len(FLOW) + 13 + len(LEARN_PAGES)
+    assert len(patient_stops) == 2 * len(FLOW) + 14 + len(LEARN_PAGES)
     check(patient_stops, "axe")
 
 
 def test_staff_pages_have_no_axe_violations(staff_stops: list[Stop]) -> None:
-    assert len(staff_stops) == 19
+    assert len(staff_stops) == 20
     check(staff_stops, "axe")
 
 
