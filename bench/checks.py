@@ -7,6 +7,7 @@ Contact details are stored AES-GCM encrypted, so the markers are read by loading
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import uuid
 from collections import Counter
@@ -36,6 +37,17 @@ class Stored:
 def sqlite_database(directory: Path) -> str:
     """The URL of a new SQLite file in ``directory`` (not yet migrated)."""
     return f"sqlite:///{directory / 'bench.sqlite3'}"
+
+
+def new_database(kind: str, work: Path) -> str:
+    """A new, empty database for a bench run: a SQLite file in ``work``, or a PostgreSQL database on the server of
+    TEST_DATABASE_URL (scripts/with-postgres.sh sets it); its URL."""
+    if kind != "postgres":
+        return sqlite_database(work)
+    server_url = os.environ.get("TEST_DATABASE_URL", "")
+    if not server_url.startswith("postgresql"):
+        raise SystemExit("--database postgres needs TEST_DATABASE_URL (run under scripts/with-postgres.sh)")
+    return create_postgres_database(server_url)
 
 
 def create_postgres_database(server_url: str) -> str:

@@ -12,7 +12,6 @@ whole /readyz take at the given size, SQLite or PostgreSQL (figures in BENCHMARK
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.checks import create_postgres_database, drop_postgres_database, sqlite_database
+from bench.checks import drop_postgres_database, new_database
 from bench.server import migrate
 from bench.sessions import ensure_staff
 
@@ -54,13 +53,7 @@ def main() -> int:
     from bench import seed
 
     with tempfile.TemporaryDirectory(prefix="mild-keyscan-") as work:
-        if args.database == "postgres":
-            server_url = os.environ.get("TEST_DATABASE_URL", "")
-            if not server_url.startswith("postgresql"):
-                parser.error("--database postgres needs TEST_DATABASE_URL (run under scripts/with-postgres.sh)")
-            database_url = create_postgres_database(server_url)
-        else:
-            database_url = sqlite_database(Path(work))
+        database_url = new_database(args.database, Path(work))
         try:
             migrate(database_url)
             app = create_app(SQLALCHEMY_DATABASE_URI=database_url, MONITORING_TOKEN=TOKEN)

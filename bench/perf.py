@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.checks import create_postgres_database, drop_postgres_database, sqlite_database
+from bench.checks import drop_postgres_database, new_database
 from bench.loadgen import Load, run_wrk
 from bench.measure import export_command, probe
 from bench.pages import LIMIT_BYTES, measure
@@ -245,13 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.database_url:
         database_url = args.database_url
         args.keep = True  # never drop a database the run did not make
-    elif args.database == "postgres":
-        server_url = os.environ.get("TEST_DATABASE_URL", "")
-        if not server_url.startswith("postgresql"):
-            parser.error("--database postgres needs TEST_DATABASE_URL (run under scripts/with-postgres.sh)")
-        database_url = create_postgres_database(server_url)
     else:
-        database_url = sqlite_database(work)
+        database_url = new_database(args.database, work)
     try:
         migrate(database_url)
         about = machine(database_version(database_url))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import sqlite3
@@ -41,9 +40,8 @@ from sqlalchemy.pool import NullPool
 
 from bench.checks import (
     count_statuses,
-    create_postgres_database,
     drop_postgres_database,
-    sqlite_database,
+    new_database,
     sqlite_integrity,
     stored_requests,
 )
@@ -290,13 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
 
     workdir = Path(tempfile.mkdtemp(prefix="mild-bench-"))
-    if args.database == "postgres":
-        server_url = os.environ.get("TEST_DATABASE_URL", "")
-        if not server_url.startswith("postgresql"):
-            parser.error("--database postgres needs TEST_DATABASE_URL (run under scripts/with-postgres.sh)")
-        database_url = create_postgres_database(server_url)
-    else:
-        database_url = sqlite_database(workdir)
+    database_url = new_database(args.database, workdir)
     try:
         migrate(database_url)
         figures = run_load(database_url, workdir, args.submissions, args.clients, args.kills, args.workers)
