@@ -73,6 +73,7 @@ def hold_run_lock(url: str | URL) -> int | None:
 
 def _take_exclusive(descriptor: int | None, url: str | URL) -> int:
     """Turn this process's shared run lock into an exclusive one, or refuse: another process has it open."""
+    opened_here = descriptor is None
     if descriptor is None:
         path = lock_path(url)
         assert path is not None  # noqa: S101 - only called for a SQLite file
@@ -80,6 +81,8 @@ def _take_exclusive(descriptor: int | None, url: str | URL) -> int:
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        if opened_here:
+            os.close(descriptor)
         raise RestoreError("the app is running (a web server, worker or another flask command has the database "
                            "open): stop it first, e.g. `systemctl stop mild-web mild-worker`, then restore") from None
     return descriptor
@@ -176,11 +179,18 @@ def restore_sqlite(backup: Path, url: str | URL, run_lock: int | None, now: date
             kept = target.with_name(f"{target.name}.before-restore-{now:%Y%m%dT%H%M%SZ}")
             # The old database moves aside whole: main file, and the -wal and -shm that belong to it (their names
             # follow the main file's, so the kept copy still opens with everything it had).
+            moved = []
             for suffix in ("", "-wal", "-shm"):
                 old = Path(f"{target}{suffix}")
                 if old.exists():
                     os.replace(old, Path(f"{kept}{suffix}"))
-            os.replace(incoming, target)
+                    moved.append(suffix)
+            try:
+                os.replace(incoming, target)
+            except OSError:
+                for suffix in moved:  # put the old database back as it was
+                    os.replace(Path(f"{kept}{suffix}"), Path(f"{target}{suffix}"))
+                raise
         finally:
             incoming.unlink(missing_ok=True)
         directory = os.open(target.parent, os.O_RDONLY)
