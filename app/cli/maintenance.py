@@ -119,7 +119,7 @@ def restore_command(path: Path, check_only: bool) -> None:
         if report.missing_keys:
             raise click.ClickException(
                 f"the backup holds rows under key(s) {', '.join(sorted(report.missing_keys))}, which "
-                "DATA_ENCRYPTION_KEYS lacks: add them (newest first stays as it is) and run the restore again")
+                "DATA_ENCRYPTION_KEYS lacks: add them after the newest key and run the restore again")
         if check_only:
             click.echo(f"{path} restores: {dialect}, revision {report.revision}, every key present.")
             return

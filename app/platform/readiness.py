@@ -83,7 +83,7 @@ def keys_check(unknown: Callable[[], set[str]]) -> Check:
     if missing:
         return Check("encryption keys", False, f"rows are encrypted under key(s) {', '.join(sorted(missing))}, which "
                                                "DATA_ENCRYPTION_KEYS does not have: staff cannot open them. Add the "
-                                               "key(s) back (from where the backup came from) and restart")
+                                               "missing key(s) after the newest one and restart")
     return Check("encryption keys", True, "every encrypted value has its key")
 
 

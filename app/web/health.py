@@ -138,7 +138,7 @@ def readyz() -> tuple[Response, int]:
 
 
 class ReadinessCollector:
-    """A prometheus-client collector: each check as a 0/1 gauge, plus the outbox and backup figures."""
+    """A prometheus-client collector: each check as a 0/1 gauge, and the last backup's age."""
 
     def __init__(self, result: Readiness) -> None:
         self.result = result

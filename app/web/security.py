@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -110,8 +111,6 @@ def refuse_posts_from_other_sites() -> None:
     Only the host is compared: behind a proxy the scheme seen here may be http. A missing Origin, or "null"
     (some privacy settings), is left to the token.
     """
-    from flask_wtf.csrf import CSRFError
-
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     origin = request.headers.get("Origin", "")
