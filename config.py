@@ -190,6 +190,30 @@ class Config(SecurityConfig):
     # Try sending right after a request is stored, in a background thread; the outbox command
     # (run by cron or a timer) does the retries either way.
     MAIL_DELIVER_IN_BACKGROUND = _env_flag("MAIL_DELIVER_IN_BACKGROUND", True)
+    # Text messages (issue 24, README "Text messages"). Empty = texting off: no texts are queued and the
+    # contact form does not ask for permission to text. "twilio" = Twilio's API with the settings below
+    # (the auth token from the environment only); "log" = development, texts are counted in the log, not sent.
+    TEXT_PROVIDER = _env("TEXT_PROVIDER", "")
+    TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    # The clinic's texting number (+15551234567) or a Messaging Service SID (MG...).
+    TWILIO_FROM = _env("TWILIO_FROM", "")
+    # Another address for Twilio's API (a local server speaking it, in tests); empty = Twilio itself.
+    TWILIO_API_BASE = _env("TWILIO_API_BASE", "")
+    # When the visit reminders go out, before the visit: days (d), hours (h) or minutes (m), comma-separated.
+    VISIT_REMINDERS = _env("VISIT_REMINDERS", "2d,2h")
+    # The length of a consultation, for the calendar invitation.
+    VISIT_LENGTH_MINUTES = int(_env("VISIT_LENGTH_MINUTES", "45"))
+    # The on-call clinician's mobile (E.164): an emergency request is texted to it too (texting must be on).
+    ONCALL_PHONE = _env("ONCALL_PHONE", "")
+    # The morning digest to MAIL_INTAKE_ADDRESS of requests past the callback promise (clinic time, working
+    # days only); empty = no digest.
+    OVERDUE_DIGEST_TIME = _env("OVERDUE_DIGEST_TIME", "07:30")
+    # The worker (`flask worker`): seconds between looks at the outbox, and how long a claimed batch is left
+    # to the worker that claimed it before another may retry it (a worker that died mid-batch).
+    WORKER_POLL_SECONDS = float(_env("WORKER_POLL_SECONDS", "5"))
+    OUTBOX_LEASE_SECONDS = int(_env("OUTBOX_LEASE_SECONDS", "300"))
+
     # Where staff reach the site, including any path prefix. The link in the email is built from this,
     # never from the request's Host header, which the client controls (a forged host would send staff
     # to someone else's site).

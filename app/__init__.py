@@ -151,11 +151,13 @@ def register_blueprints(app: Flask) -> None:
     from app.staff import bp as staff_bp
     from app.web.fhir_routes import bp as fhir_bp
     from app.web.health import bp as health_bp
+    from app.web.text_webhooks import bp as text_webhooks_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(fhir_bp)
+    app.register_blueprint(text_webhooks_bp)
 
 
 STAFF_TITLES = {400: "That could not be used", 403: "You do not have access", 404: "Page not found",
@@ -241,6 +243,7 @@ def register_commands(app: Flask) -> None:
     from app.cli.settings import check_config_command, secret_key_command
     from app.cli.staff import staff_cli
     from app.cli.tools import drafts_cli, outbox_cli, screening_cli
+    from app.cli.worker import worker_command
 
     app.cli.add_command(screening_cli)
     app.cli.add_command(drafts_cli)
@@ -252,6 +255,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(restore_command)
     app.cli.add_command(check_config_command)
     app.cli.add_command(secret_key_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(export_cli)
 
 
@@ -263,4 +267,4 @@ def register_template_context(app: Flask) -> None:
     def inject_clinic() -> dict[str, object]:
         # current_user is Flask-Login's proxy: the user is loaded only when a (staff) template reads it.
         return {"clinic": app.extensions["clinic"], "clinic_content": app.extensions["clinic_content"],
-                "current_user": current_user}
+                "current_user": current_user, "texting": bool(app.config.get("TEXT_PROVIDER"))}

@@ -321,7 +321,7 @@ class FlakySender:
         self.bad = bad
         self.sent: list[str] = []
 
-    def send(self, recipient: str, subject: str, body: str) -> None:
+    def send(self, recipient: str, subject: str, body: str, attachment: str | None = None) -> None:
         """Raise for the bad recipient; remember the others."""
         if recipient == self.bad:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
@@ -363,7 +363,7 @@ def test_two_workers_never_send_the_same_message(make_app: Callable[..., Flask])
         other_worker: list[DeliveryReport] = []
 
         class SlowSender:
-            def send(self, recipient: str, subject: str, body: str) -> None:
+            def send(self, recipient: str, subject: str, body: str, attachment: str | None = None) -> None:
                 with Session(db.engine) as other:  # another worker runs while this one is mid-send
                     other_worker.append(deliver_due(other, FlakySender(""), now))
 

@@ -8,7 +8,9 @@
   than the request retention period, with their screening and their timeline.
 
 Audit rows stay: they hold ids and codes, never contents, and the database refuses to delete them.
-Outbox messages hold no patient details (reference, category, link) and are left alone.
+A purged request takes its messages to and from the patient with it (outbox rows, texts received); staff
+notices in the outbox hold no patient details (reference, category, link) and are left alone. The opt-out
+of a number that sent STOP stays: it is the carrier's rule, and it is a blind index, not the number.
 Functions take the SQLAlchemy session explicitly and never commit: the caller owns the transaction.
 """
 
@@ -23,7 +25,15 @@ from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.intake.drafts import purge_expired
-from app.models import ConsultationRequest, Draft, RequestEvent, Screening, SurnameKey
+from app.models import (
+    ConsultationRequest,
+    Draft,
+    InboundText,
+    OutboxMessage,
+    RequestEvent,
+    Screening,
+    SurnameKey,
+)
 
 # Ids are handled in batches: bounded statements (SQLite caps bound parameters) and bounded memory
 # however much has piled up since the last run.
@@ -111,6 +121,10 @@ def _delete_requests(session: Session, ids: list[int], cutoff: datetime) -> tupl
     events = session.execute(delete(RequestEvent).where(RequestEvent.request_id.in_(ids))
                              .execution_options(synchronize_session=False))
     session.execute(delete(SurnameKey).where(SurnameKey.request_id.in_(ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(OutboxMessage).where(OutboxMessage.request_id.in_(ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(InboundText).where(InboundText.request_id.in_(ids))
                     .execution_options(synchronize_session=False))
     removed = session.execute(delete(ConsultationRequest).where(ConsultationRequest.id.in_(ids))
                               .execution_options(synchronize_session=False))

@@ -69,6 +69,7 @@ MESSAGE_TOO_LONG = N_("Your message must be %(max)s characters or fewer")
 MESSAGE_CHARACTERS = N_("Your message has a hidden character that cannot be saved. Type it again without "
                         "copying it from somewhere else")
 CONSENT_NEEDED = N_("Confirm that the clinic may contact you about this request")
+TEXT_CONSENT_NEEDED = N_("Tick the box to let the clinic text you, or choose another way for us to contact you")
 BIRTH_DATE_NEEDED = N_("Enter your date of birth")
 
 # Bidirectional overrides can make a name display as something else on a staff screen.
@@ -106,6 +107,7 @@ class ContactDetails:
     voicemail: str | None = None  # "yes" or "no": may the clinic leave a voicemail message
     proxy_name: str | None = None  # someone who may answer for the patient (optional)
     proxy_relationship: str | None = None
+    consent_text: bool = False  # may the clinic text this number (asked separately, only when texting is on)
 
 
 def clean_name(raw: str, which: str) -> str:
@@ -236,8 +238,13 @@ _CHOICE_MESSAGES = {
 }
 
 
-def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: date, region: str) -> ContactDetails:
-    """Check every contact detail; raise InvalidContact for the first problem (forms report each field)."""
+def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: date, region: str,
+                  texting: bool = False) -> ContactDetails:
+    """Check every contact detail; raise InvalidContact for the first problem (forms report each field).
+
+    With ``texting`` on, choosing text messages needs the separate permission to text; with it off, that
+    permission is never recorded (nobody asked for it).
+    """
     email = normalise_email(data.get("email"))
     preferred = check_choice("preferred_contact", data.get("preferred_contact"))
     if preferred == "email" and not email:
@@ -245,6 +252,9 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
     message = check_message(data.get("message"))
     if data.get("consent_contact") is not True:
         raise InvalidContact(CONSENT_NEEDED)
+    consent_text = texting and data.get("consent_text") is True
+    if texting and preferred == "text" and not consent_text:
+        raise InvalidContact(TEXT_CONSENT_NEEDED)
     proxy_name, proxy_relationship = check_proxy(data.get("proxy_name"), data.get("proxy_relationship"))
     born = data.get("date_of_birth")
     if isinstance(born, str):
@@ -270,6 +280,7 @@ def check_contact(data: Mapping[str, Any], *, stated_age: int | None, today: dat
         voicemail=check_choice("voicemail", data.get("voicemail")),
         proxy_name=proxy_name,
         proxy_relationship=proxy_relationship,
+        consent_text=consent_text,
     )
 
 

@@ -2,7 +2,8 @@
 
 from app.models.audit import AUDIT_ACTIONS, AuditEvent
 from app.models.base import UTCDateTime, utcnow
-from app.models.outbox import OutboxMessage
+from app.models.messaging import DailyJob, InboundText, TextOptOut
+from app.models.outbox import CHANNELS, OutboxMessage
 from app.models.patient import (
     CATEGORY_RANK,
     OPEN_STATUSES,
@@ -17,9 +18,27 @@ from app.models.staff import ROLES, RecoveryCode, StaffSession, StaffUser
 from app.models.work import EVENT_KINDS, RequestEvent
 
 __all__ = [
-    "AUDIT_ACTIONS", "CATEGORY_RANK", "EVENT_KINDS", "OPEN_STATUSES", "ROLES",
-    "AuditEvent", "ConsultationRequest", "Draft", "EmergencyScreenCount", "OutboxMessage", "RecoveryCode",
-    "RequestEvent", "RequestStatusCount", "Screening",
-    "StaffSession", "StaffUser", "SurnameKey",
-    "UTCDateTime", "utcnow",
+    "AUDIT_ACTIONS",
+    "CATEGORY_RANK",
+    "CHANNELS",
+    "EVENT_KINDS",
+    "OPEN_STATUSES",
+    "ROLES",
+    "AuditEvent",
+    "ConsultationRequest",
+    "DailyJob",
+    "Draft",
+    "EmergencyScreenCount",
+    "InboundText",
+    "OutboxMessage",
+    "RecoveryCode",
+    "RequestEvent",
+    "RequestStatusCount",
+    "Screening",
+    "StaffSession",
+    "StaffUser",
+    "SurnameKey",
+    "TextOptOut",
+    "UTCDateTime",
+    "utcnow",
 ]

@@ -16,7 +16,7 @@ AUDIT_ACTIONS = (
     "account_create", "account_disable", "account_enable", "account_password",
     "sessions_ended", "two_factor_enabled", "two_factor_reset", "recovery_code_used", "login_locked",
     "account_unlock",
-    "purge", "backup", "restore", "keys_rotate", "view_audit", "view_outbox", "view_system",
+    "purge", "backup", "restore", "keys_rotate", "view_audit", "view_outbox", "view_system", "view_messages",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -116,6 +116,11 @@ class ConsultationRequest(db.Model):
     insurance: Mapped[str] = mapped_column(String(24))
     message: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.message"))
     consent_contact: Mapped[bool]
+    # Separate permission to text (carrier rules): unticked by default, asked only when texting is on.
+    consent_text: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The patient's answer to a visit reminder: "confirmed" or "reschedule"; cleared when the visit moves.
+    visit_reply: Mapped[str | None] = mapped_column(String(12))
+    visit_reply_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Asked from December 2026 (NULL on older requests): the language when "other", whether a voicemail may be
     # left, and someone who may answer for the patient.
     other_language: Mapped[str | None] = mapped_column(EncryptedText("consultation_request.other_language"))

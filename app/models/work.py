@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from app.models.patient import ConsultationRequest
     from app.models.staff import StaffUser
 
-EVENT_KINDS = ("submitted", "assigned", "status", "contact_attempt", "note", "callback", "protocol")
+EVENT_KINDS = ("submitted", "assigned", "status", "contact_attempt", "note", "callback", "protocol", "message",
+               "text_in", "visit_reply")
 
 
 class RequestEvent(db.Model):

@@ -9,8 +9,10 @@ patients half a page.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from app.messaging.templates import TemplateError, Wording, default_wordings, parse_wording
 
 DEFAULTS = Path(__file__).with_name("content")
 SECTIONS = ("before", "during", "after")
@@ -29,16 +31,22 @@ class ClinicContent:
     before: tuple[str, ...] = ()
     during: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
+    # The texts and emails to patients (app/messaging/templates.py); the shipped wording unless [messages] changes it.
+    messages: Wording | None = field(default=None, compare=False)
 
 
-def _read(path: Path) -> ClinicContent:
+def _read(path: Path, defaults: Wording | None) -> ClinicContent:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ContentError(f"{path}: cannot be read as TOML ({exc})") from None
-    unknown = sorted(set(data) - set(SECTIONS))
+    unknown = sorted(set(data) - set(SECTIONS) - {"messages"})
     if unknown:
-        raise ContentError(f"{path}: unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}")
+        raise ContentError(f"{path}: unknown section(s) {', '.join(unknown)}; use {', '.join(SECTIONS)}, messages")
+    try:
+        messages = parse_wording(str(path), data.get("messages", {}), defaults) if defaults else None
+    except TemplateError as exc:
+        raise ContentError(str(exc)) from None
     sections: dict[str, tuple[str, ...]] = {}
     for name in SECTIONS:
         lines = data.get(name, [])
@@ -48,7 +56,7 @@ def _read(path: Path) -> ClinicContent:
             raise ContentError(f"{path}: {name} has more than {MAX_ITEMS} lines or a line over {MAX_LENGTH} "
                                "characters")
         sections[name] = tuple(line.strip() for line in lines)
-    return ClinicContent(**sections)
+    return ClinicContent(**sections, messages=messages)
 
 
 def load_content(directory: str | Path | None, languages: tuple[str, ...]) -> dict[str, ClinicContent]:
@@ -59,4 +67,5 @@ def load_content(directory: str | Path | None, languages: tuple[str, ...]) -> di
     missing = [f"{language}.toml" for language in languages if not (folder / f"{language}.toml").is_file()]
     if missing:
         raise ContentError(f"{folder}: missing {', '.join(missing)} (copy them from {DEFAULTS})")
-    return {language: _read(folder / f"{language}.toml") for language in languages}
+    wordings = default_wordings()
+    return {language: _read(folder / f"{language}.toml", wordings.get(language)) for language in languages}

@@ -90,7 +90,8 @@ def keys_check(unknown: Callable[[], set[str]]) -> Check:
 def outbox_check(session: Session, now: datetime, max_backlog: int) -> Check:
     """Messages due and not sent, and messages given up on (failed), against ``max_backlog``."""
     waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None), OutboxMessage.next_attempt_at <= now)) or 0
+        OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None), OutboxMessage.cancelled_at.is_(None),
+        OutboxMessage.next_attempt_at <= now)) or 0
     failed = session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.failed_at.is_not(None))) or 0
     ok = failed == 0 and waiting <= max_backlog

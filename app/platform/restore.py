@@ -57,6 +57,25 @@ def lock_path(url: str | URL) -> Path | None:
     return Path(database).absolute().with_name(Path(database).name + ".lock")
 
 
+def hold_worker_lock(url: str | URL) -> int | None:
+    """Take the one-worker lock of a SQLite database (``<file>.worker.lock``); None for other databases.
+
+    Raises ``BlockingIOError`` when another worker holds it: SQLite serialises writers, so a second worker
+    would only wait for the first; PostgreSQL takes several (they skip each other's locked rows).
+    """
+    path = lock_path(url)
+    if path is None:
+        return None
+    descriptor = os.open(path.with_name(path.name.removesuffix(".lock") + ".worker.lock"),
+                         os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
 def hold_run_lock(url: str | URL) -> int | None:
     """Take a shared lock on the database's run-lock file; return its descriptor (closing it lets go).
 

@@ -34,6 +34,10 @@ class WorkingWeek:
         """One working day as a length of time (e.g. 9 hours for 08:00-17:00)."""
         return datetime.combine(date.min, self.closes) - datetime.combine(date.min, self.opens)
 
+    def is_open_on(self, day: date) -> bool:
+        """Whether the front desk works on ``day`` (a working weekday that is not a closed date)."""
+        return self._open_on(day)
+
     def _open_on(self, day: date) -> bool:
         return day.weekday() in self.days and day not in self.closed_dates
 

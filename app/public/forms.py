@@ -212,10 +212,12 @@ class ContactForm(HoneypotForm):
                            validate_choice=False, coerce=_keep_none)
     message = TextAreaField("Anything else you would like us to know? (optional)", filters=[_unix_newlines])
     consent_contact = BooleanField("The clinic may contact me about this request")
+    consent_text = BooleanField("The clinic may send me text messages")
 
-    def __init__(self, *args: Any, stated_age: int | None, today: date, region: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stated_age: int | None, today: date, region: str, texting: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.stated_age, self.today, self.region = stated_age, today, region
+        self.stated_age, self.today, self.region, self.texting = stated_age, today, region, texting
         self.age_mismatch = False  # set when the date of birth does not fit the age given: offer to change the age
 
     def validate_first_name(self, field: Field) -> None:
@@ -278,6 +280,10 @@ class ContactForm(HoneypotForm):
         if field.data is not True:
             raise ValidationError(gettext(contact.CONSENT_NEEDED))
 
+    def validate_consent_text(self, field: Field) -> None:
+        if self.texting and self.preferred_contact.data == "text" and field.data is not True:
+            raise ValidationError(gettext(contact.TEXT_CONSENT_NEEDED))
+
     @staticmethod
     def _run(func: Any, *args: Any) -> None:
         try:
@@ -308,6 +314,7 @@ class ContactForm(HoneypotForm):
             "insurance": self.insurance.data,
             "message": (self.message.data or "").strip(),
             "consent_contact": bool(self.consent_contact.data),
+            "consent_text": bool(self.consent_text.data) and self.texting,
             "other_language": (self.other_language.data or "").strip() if self.preferred_language.data == "other"
             else "",
             "voicemail": self.voicemail.data,

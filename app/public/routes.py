@@ -47,6 +47,7 @@ from app.screening.rules import emergency_flags
 from app.screening.texts import unmet_text
 from app.web.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.web.mailer import deliver_soon, queue_new_request_email
+from app.web.messenger import queue_acknowledgement, texting_on
 
 RETURN_TO_CHECK = "check"
 RETURN_TO_CONTACT = "contact"  # from the contact form's "change your age" link, back to the form
@@ -271,6 +272,7 @@ def _contact_context(stated_age: Any) -> dict[str, object]:
         "stated_age": stated_age,
         "today": now().astimezone(clinic.timezone).date(),
         "region": clinic.phone_region,
+        "texting": texting_on(),
     }
 
 
@@ -318,7 +320,10 @@ def _store_request(draft: Draft, screening: Screening, details: ContactDetails) 
     consultation, created = submit_request(db.session, screening, details, moment, language=current_language())
     clear_contact(draft, moment)  # the request row holds the details now; no second copy
     remember_sent(consultation.reference)
-    return created and queue_new_request_email(consultation)  # same transaction as the request
+    if not created:
+        return False
+    emailed = queue_new_request_email(consultation)  # same transaction as the request
+    return queue_acknowledgement(consultation.id) or emailed
 
 
 @bp.get("/request/sent")

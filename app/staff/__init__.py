@@ -79,6 +79,7 @@ from app.staff import (  # noqa: E402,F401
     export_routes,
     fhir_routes,
     filters,
+    messages_routes,
     outbox_routes,
     queue_routes,
     request_routes,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -24,7 +24,8 @@ from app.casework.work import (
 )
 from app.extensions import db
 from app.intake.reference import normalise_reference
-from app.models import ConsultationRequest, StaffUser, utcnow
+from app.messaging.patient import MessageRefused, after_status_change, staff_message
+from app.models import ConsultationRequest, InboundText, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_view import assignee_choices, request_page
@@ -33,10 +34,12 @@ from app.staff.work_forms import (
     CallbackForm,
     ContactAttemptForm,
     EmergencyStepsForm,
+    MessageForm,
     NoteForm,
     StatusForm,
     TakeForm,
 )
+from app.web.messenger import messaging_settings
 
 STALE_MESSAGE = ("Someone else changed this request while you had it open. Your change was not saved. "
                  "Below is the request as it is now; check it and try again.")
@@ -62,8 +65,12 @@ def request_detail(reference: str) -> str:
     """Contact details, answers in words, assessment, duplicates, timeline and the work forms."""
     req = load(reference)
     _audit("view_request", req)
+    page = request_page(req)
+    # The patient's texts are shown on this page: they count as read by whoever opened it.
+    db.session.execute(update(InboundText).where(InboundText.request_id == req.id, InboundText.read_at.is_(None))
+                       .values(read_at=utcnow(), read_by_id=current_user.id))
     db.session.commit()
-    return request_page(req)
+    return page
 
 
 @bp.get("/requests/<reference>/print")
@@ -96,7 +103,7 @@ def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationReques
         db.session.rollback()
         flash(STALE_MESSAGE, "error")
         return _shown_again(load(reference), form, 409)
-    except InvalidChange as exc:
+    except (InvalidChange, MessageRefused) as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return _shown_again(load(reference), form, 400)
@@ -163,9 +170,25 @@ def request_status(reference: str) -> str | Response:
     """Change the status along an allowed transition."""
     form = StatusForm()
     tz = current_app.extensions["clinic"].timezone
-    return _apply(reference, form, lambda req: change_status(
-        req, form.status.data, actor=current_user, now=utcnow(), expected_version=form.version.data,
-        scheduled_for=form.appointment(tz), outcome=form.outcome.data or None, note=form.note.data), "status")
+
+    def change(req: ConsultationRequest) -> None:
+        before, now = (req.status, req.scheduled_for), utcnow()
+        change_status(req, form.status.data, actor=current_user, now=now, expected_version=form.version.data,
+                      scheduled_for=form.appointment(tz), outcome=form.outcome.data or None, note=form.note.data)
+        after_status_change(db.session, req, before, messaging_settings(), now, current_user)
+
+    return _apply(reference, form, change, "status")
+
+
+@bp.post("/requests/<reference>/message")
+@roles_required(*WORK_REQUESTS)
+def request_message(reference: str) -> str | Response:
+    """Send the patient a ready-made message or a short text (through the outbox)."""
+    form = MessageForm()
+    own = form.message.data == "own"
+    return _apply(reference, form, lambda req: staff_message(
+        db.session, req, messaging_settings(), utcnow(), current_user, expected_version=form.version.data,
+        template=None if own else form.message.data, text=form.text.data if own else None), "message")
 
 
 @bp.post("/requests/<reference>/note")

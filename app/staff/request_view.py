@@ -20,7 +20,8 @@ from app.casework.status import (
 from app.extensions import db
 from app.intake import contact
 from app.intake.workflow import DUPLICATE_WINDOW
-from app.models import ConsultationRequest, RequestEvent, StaffUser, utcnow
+from app.messaging.patient import MESSAGE_WORDS, channel_for
+from app.models import ConsultationRequest, OutboxMessage, RequestEvent, StaffUser, utcnow
 from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
 from app.screening.questions import BY_FIELD, describe_by_step
@@ -31,10 +32,12 @@ from app.staff.work_forms import (
     CallbackForm,
     ContactAttemptForm,
     EmergencyStepsForm,
+    MessageForm,
     NoteForm,
     StatusForm,
     TakeForm,
 )
+from app.web.messenger import messaging_settings
 
 
 def related_requests(req: ConsultationRequest) -> list[ConsultationRequest]:
@@ -79,6 +82,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         "take": TakeForm(formdata=None),
         "callback": given.get("CallbackForm") or CallbackForm(formdata=None),
         "emergency": given.get("EmergencyStepsForm") or EmergencyStepsForm(formdata=None),
+        "message": given.get("MessageForm") or MessageForm(formdata=None),
     }
     for form in work.values():
         if hasattr(form, "version"):
@@ -95,8 +99,15 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         steps_done=steps_done(req), emergency_steps=EMERGENCY_STEPS, flag_words=FLAG_WORDS,
         red_flag_words=_red_flags(req.screening.answers), now=utcnow(),
         can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
+        message_channel=channel_for(db.session, req, messaging_settings()), outbox=request_messages(req),
+        message_words=MESSAGE_WORDS,
     )
     return (page, status) if status != 200 else page
+
+
+def request_messages(req: ConsultationRequest) -> dict[int, OutboxMessage]:
+    """The request's messages to the patient by id, for the timeline's sent/waiting/cancelled state."""
+    return {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.request_id == req.id))}
 
 
 def steps_done(req: ConsultationRequest) -> dict[str, RequestEvent]:

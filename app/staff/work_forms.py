@@ -24,6 +24,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from app.casework.status import CONTACT_METHODS, CONTACT_OUTCOMES, EMERGENCY_STEPS, OUTCOME_LABELS, STATUS_LABELS
 from app.casework.work import NOTE_MAX
+from app.messaging.patient import REPLY_MAX
 
 
 def _unix_newlines(value: str | None) -> str | None:
@@ -153,3 +154,26 @@ class EmergencyStepsForm(VersionedForm):
     steps = SelectMultipleField("Steps done", choices=_choices(EMERGENCY_STEPS), widget=ListWidget(prefix_label=False),
                                 option_widget=CheckboxInput(), validators=[DataRequired("Choose the steps you did")])
     note = TextAreaField("Note (optional)", filters=[_unix_newlines], validators=[Optional(), Length(max=NOTE_MAX)])
+
+
+MESSAGE_CHOICES = {
+    "tried": "We tried to reach you: please call us",
+    "call_us": "Please call us about your request",
+    "own": "My own short message (texts only; no health details)",
+}
+
+
+class MessageForm(VersionedForm):
+    """Send the patient a ready-made message, or a short text of staff's own."""
+
+    message = RadioField("Message", choices=_choices(MESSAGE_CHOICES), validators=[InputRequired("Choose a message")])
+    text = TextAreaField("Your message", filters=[_unix_newlines], validators=[
+        Optional(), Length(max=REPLY_MAX, message=f"A message must be {REPLY_MAX} characters or fewer")])
+
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        """An own message needs its words."""
+        valid = super().validate(extra_validators)
+        if self.message.data == "own" and not (self.text.data or "").strip():
+            self.text.errors = [*self.text.errors, "Type the message, or choose a ready-made one"]
+            valid = False
+        return valid

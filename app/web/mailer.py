@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -21,10 +22,12 @@ from app.casework.notify import (
     SmtpSender,
     deliver_due,
     queue_oncall_alert,
+    queue_oncall_text,
     queue_request_email,
 )
 from app.extensions import db
 from app.models import utcnow
+from app.web.messenger import build_text_provider
 
 logger = logging.getLogger("app.casework.notify")
 
@@ -58,9 +61,12 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
     (``ONCALL_EMAIL``) also hears of an emergency at once. Call before the commit that stores the request.
     A fault here is logged and swallowed inside a savepoint, so it can never cost the patient their submission.
     """
-    intake = current_app.config["MAIL_INTAKE_ADDRESS"]
-    oncall = current_app.config.get("ONCALL_EMAIL", "") if consultation.category == "emergency" else ""
-    if not intake and not oncall:
+    config = current_app.config
+    emergency = consultation.category == "emergency"
+    intake = config["MAIL_INTAKE_ADDRESS"]
+    oncall = config.get("ONCALL_EMAIL", "") if emergency else ""
+    oncall_phone = config.get("ONCALL_PHONE", "") if emergency and config.get("TEXT_PROVIDER") else ""
+    if not intake and not oncall and not oncall_phone:
         return False
     try:
         link, now, tz = request_url(consultation.reference), utcnow(), current_app.extensions["clinic"].timezone
@@ -71,6 +77,9 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
             if oncall:
                 queue_oncall_alert(db.session, consultation, oncall_address=oncall, request_url=link, now=now,
                                    timezone=tz)
+            if oncall_phone:
+                queue_oncall_text(db.session, consultation, oncall_phone=oncall_phone,
+                                  clinic_name=current_app.extensions["clinic"].name, now=now)
     except Exception:  # the request matters more than its notice; the log says what went wrong
         logger.exception("Could not queue the emails for request %s", consultation.reference)
         return False
@@ -80,8 +89,10 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
 def deliver_pending() -> DeliveryReport:
     """Send everything due now with the configured sender (needs an app context; commits)."""
     current_app.logger  # noqa: B018 - creating Flask's logger attaches its handler, so app.casework.notify errors show
-    return deliver_due(db.session, build_sender(current_app.config), utcnow(),
-                       max_attempts=int(current_app.config["MAIL_MAX_ATTEMPTS"]))
+    config = current_app.config
+    return deliver_due(db.session, build_sender(config), utcnow(), texts=build_text_provider(config),
+                       max_attempts=int(config["MAIL_MAX_ATTEMPTS"]),
+                       lease=timedelta(seconds=int(config["OUTBOX_LEASE_SECONDS"])))
 
 
 def deliver_soon() -> None:
