@@ -41,14 +41,16 @@ translations-update: install
 migrate: install
 	$(BIN)/flask db upgrade
 
-## Install, migrate and serve on http://127.0.0.1:$(PORT)
+## Install, migrate and serve on http://127.0.0.1:$(PORT), with the worker that sends emails and texts
+## (honcho runs both from the Procfile; Ctrl-C stops both).
 run: migrate translations
-	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/honcho start --procfile Procfile --port $(PORT)
 
-## Install, migrate and serve with gunicorn (gunicorn.conf.py; FLASK_CONFIG etc. from the environment).
-## Local try-out: FLASK_CONFIG=development make serve   (http://127.0.0.1:8000, or $PORT)
+## Install, migrate and serve with gunicorn (gunicorn.conf.py; FLASK_CONFIG etc. from the environment) and the
+## worker. Local try-out: FLASK_CONFIG=development make serve   (http://127.0.0.1:8000, or SERVE_PORT)
+SERVE_PORT ?= 8000
 serve: migrate translations
-	$(BIN)/gunicorn --config gunicorn.conf.py
+	$(BIN)/honcho start --procfile Procfile.serve --port $(SERVE_PORT)
 
 ## Debian's Chromium for the real-browser tests (tests/browser/; Playwright drives it, no browser download).
 ## Installed with apt-get when missing; without root the tests say so and skip (REQUIRE_BROWSER=1 fails them).

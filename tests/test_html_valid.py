@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from flask.testing import FlaskClient
 
 from tests.answers import answers_with
 from tests.factories import login, make_staff, patient_request, seed_request
+from tests.fake_twilio import fake_twilio, patient_text, texting_config
 from tests.test_request_work import post_work
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="the Nu HTML checker needs Java")
@@ -63,5 +65,22 @@ def test_every_staff_page_is_valid_html(app: Flask, staff_client: FlaskClient, t
     login(desk, make_staff(app, "frontdesk"))
     pages["no-access"] = desk.get("/staff/admin/accounts").text
     pages["sign-in"] = app.test_client().get("/staff/login").text
+    errors = nu_errors(pages, tmp_path)
+    assert not errors, "\n".join(errors)
+
+
+def test_the_texting_pages_are_valid_html(make_app: Callable[..., Flask], tmp_path: Path) -> None:
+    """The request page with texts both ways and the message form, and the Messages view with unread texts."""
+    with fake_twilio() as twilio:
+        app = make_app(**texting_config(twilio))
+        reference = patient_request(app, phone="(415) 555-0142", preferred_contact="text", consent_text="y",
+                                    preferred_language="en")
+        desk = app.test_client()
+        login(desk, make_staff(app, "frontdesk"))
+        patient_text(desk, "http://127.0.0.1:5000", "+14155550142", "Can I come <on> Friday & Saturday?")
+        pages = {"messages": desk.get("/staff/messages").text,
+                 "message-errors": post_work(desk, reference, "message", message="own", text="").text,
+                 "texting-request": desk.get(f"/staff/requests/{reference}").text}
+    assert "Type the message" in pages["message-errors"] and "1 unread" in pages["messages"]
     errors = nu_errors(pages, tmp_path)
     assert not errors, "\n".join(errors)

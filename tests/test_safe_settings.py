@@ -184,3 +184,19 @@ def test_gunicorn_says_at_start_which_key_its_rows_need(databases: Databases, ap
         _stop(server)
     log = output.read_text()
     assert "stored values are encrypted under key(s) dev1, which DATA_ENCRYPTION_KEYS does not have" in log
+
+
+def test_texting_settings_that_would_fail_every_text_are_named() -> None:
+    from app.platform.settings_check import check_settings
+
+    def findings(**settings: object) -> dict[str, str]:
+        base = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "s" * 48, "VISIT_REMINDERS": "2d,2h",
+                "OVERDUE_DIGEST_TIME": "07:30"}
+        return {f.setting: f.message for f in check_settings({**base, **settings}, production=False) if f.fatal}
+
+    assert findings() == {}
+    assert findings(TEXT_PROVIDER="twilio", TWILIO_ACCOUNT_SID="AC1").keys() == {"TWILIO_AUTH_TOKEN", "TWILIO_FROM"}
+    assert "not known" in findings(TEXT_PROVIDER="sms")["TEXT_PROVIDER"]
+    assert "e.g. VISIT_REMINDERS=2d,2h" in findings(VISIT_REMINDERS="2 days")["VISIT_REMINDERS"]
+    assert "write it as 07:30" in findings(OVERDUE_DIGEST_TIME="7.30am")["OVERDUE_DIGEST_TIME"]
+    assert "international form" in findings(ONCALL_PHONE="503 555 0111")["ONCALL_PHONE"]

@@ -8,8 +8,10 @@ checks read only the configuration mapping, so they are the same wherever they r
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.messaging.settings import parse_reminders
 from app.security.crypto import KeyConfigError, Keyring
 
 # The demo clinic's details (config.py's defaults): a production site showing them sends patients to a
@@ -73,6 +76,7 @@ def _unsafe(config: Mapping[str, Any], production: bool) -> Iterator[Finding]:
 
 def _unsafe_findings(config: Mapping[str, Any], production: bool) -> Iterator[tuple[str, str, bool]]:
     yield from _database(config, production)
+    yield from _messaging(config, production)
     if production:
         yield from _production_only(config)
     workers = int(config.get("WEB_CONCURRENCY") or 1)
@@ -103,6 +107,36 @@ def _database(config: Mapping[str, Any], production: bool) -> Iterator[tuple[str
         if database.is_relative_to(CODE_DIR):
             yield ("DATABASE_URL", f"DATABASE_URL puts the database inside the code folder ({database}); keep data "
                                    "outside it, e.g. sqlite:////var/lib/mild/mild.sqlite3", True)
+
+
+def _messaging(config: Mapping[str, Any], production: bool) -> Iterator[tuple[str, str, bool]]:
+    """Texting's settings (README, Text messages): a wrong one would fail every text, or every reminder."""
+    provider = str(config.get("TEXT_PROVIDER") or "")
+    if provider not in ("", "twilio", "log"):
+        yield ("TEXT_PROVIDER", f"TEXT_PROVIDER={provider} is not known: use twilio, or leave it empty to keep "
+                                "texting off", True)
+    if provider == "twilio":
+        for name, example in (("TWILIO_ACCOUNT_SID", "AC..."), ("TWILIO_AUTH_TOKEN", "from the Twilio console"),
+                              ("TWILIO_FROM", "+15035550100 or MG...")):
+            if not config.get(name):
+                yield (name, f"{name} must be set when TEXT_PROVIDER=twilio ({example})", True)
+    if production and provider == "log":
+        yield ("TEXT_PROVIDER", "TEXT_PROVIDER=log writes texts to nowhere: use twilio, or leave it empty", True)
+    if production and config.get("TWILIO_API_BASE"):
+        yield ("TWILIO_API_BASE", "TWILIO_API_BASE is for tests only (texts would not reach Twilio): unset it",
+               True)
+    try:
+        parse_reminders(str(config.get("VISIT_REMINDERS") or ""))
+    except ValueError as exc:
+        yield ("VISIT_REMINDERS", str(exc), True)
+    digest = str(config.get("OVERDUE_DIGEST_TIME") or "")
+    try:
+        time.fromisoformat(digest) if digest else None
+    except ValueError:
+        yield ("OVERDUE_DIGEST_TIME", f"OVERDUE_DIGEST_TIME={digest} is not a time of day: write it as 07:30", True)
+    oncall = str(config.get("ONCALL_PHONE") or "")
+    if oncall and not re.fullmatch(r"\+[1-9]\d{7,14}", oncall):
+        yield ("ONCALL_PHONE", "ONCALL_PHONE must be a mobile number in international form, e.g. +15035550100", True)
 
 
 def _production_only(config: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:

@@ -7,7 +7,6 @@ delivers what is due.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any
@@ -17,25 +16,11 @@ from flask import current_app
 from app.extensions import db
 from app.messaging.digest import queue_overdue_digest
 from app.messaging.patient import MessagingSettings, acknowledge
+from app.messaging.settings import parse_reminders
 from app.messaging.texting import LogTextProvider, TextProvider, TwilioProvider
 from app.models import ConsultationRequest, utcnow
 
 logger = logging.getLogger("app.messaging")
-
-_OFFSET = re.compile(r"^\s*(\d{1,4})\s*([dhm])\s*$")
-_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_reminders(text: str) -> tuple[timedelta, ...]:
-    """``2d,2h`` as (2 days, 2 hours); raises ValueError on anything else. Empty = no reminders."""
-    found = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        match = _OFFSET.match(part)
-        if not match:
-            raise ValueError(f"VISIT_REMINDERS: {part!r} is not a number of days (d), hours (h) or minutes (m)")
-        found.append(timedelta(**{_UNITS[match[2]]: int(match[1])}))
-    return tuple(sorted(found, reverse=True))
-
 
 def texting_on(config: Mapping[str, Any] | None = None) -> bool:
     """Whether texting is switched on (TEXT_PROVIDER)."""
