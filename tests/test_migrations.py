@@ -245,3 +245,44 @@ def test_call_list_migration_counts_attempts_and_indexes_each_surname_word(datab
             assert found == ["AAAA-BBBB"], query
         db.session.remove()
         db.engine.dispose()
+
+
+def test_messages_migration_encrypts_the_outbox_keeps_the_status_triggers_and_downgrades(
+        databases: Databases) -> None:
+    """Outbox rows stored in clear before 0014 become ciphertext read back by the model; the status counts the
+    triggers keep still follow a change afterwards (no table rebuild dropped them); and back down."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select, text
+
+    from app.models import OutboxMessage, RequestStatusCount
+    from tests.conftest import _make_app
+
+    app = _make_app(databases.empty("messages"))
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade(revision="0013_audit_rights")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO outbox_message (id, recipient, subject, body, created_at, attempts, next_attempt_at)"
+                " VALUES (1, 'intake@clinic.example', 'New request', 'Reference K7QM', '2026-11-02 10:00:00', 0,"
+                " '2026-11-02 10:00:00')"))
+        upgrade()
+        with db.engine.connect() as conn:
+            recipient, body = conn.execute(text("SELECT recipient, body FROM outbox_message")).one()
+        assert recipient.startswith("v1.") and body.startswith("v1.") and "intake" not in recipient
+        message = db.session.get_one(OutboxMessage, 1)
+        assert (message.recipient, message.body, message.channel, message.kind) == (
+            "intake@clinic.example", "Reference K7QM", "email", "staff_notice")
+        before = {row.status: row.requests for row in db.session.scalars(select(RequestStatusCount))}
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE consultation_request SET status = 'closed' WHERE id = 1"))
+        db.session.remove()
+        after = {row.status: row.requests for row in db.session.scalars(select(RequestStatusCount))}
+        assert after["closed"] == before.get("closed", 0) + 1
+        db.session.remove()
+        downgrade(revision="0013_audit_rights")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT recipient, body FROM outbox_message")).one() == (
+                "intake@clinic.example", "Reference K7QM")
+        upgrade()
+        db.engine.dispose()

@@ -118,6 +118,7 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/staff/requests/{ref}/assign-to-me": ("frontdesk", "admin"),
     "/staff/requests/{ref}/callback": ("frontdesk", "admin"),
     "/staff/requests/{ref}/emergency": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/message": ("frontdesk", "admin"),
     "/staff/admin/accounts": ("admin",),
     "/staff/admin/accounts/{other}/disable": ("admin",),
     "/staff/admin/accounts/{other}/enable": ("admin",),
@@ -130,6 +131,7 @@ GETS: dict[str, tuple[str, ...]] = {
     "/staff/requests/{ref}/fhir.json": ("frontdesk", "admin"),
     "/staff/admin/audit": ("admin",),
     "/staff/admin/outbox": ("admin",),
+    "/staff/messages": ("frontdesk", "clinician", "admin"),
 }
 
 

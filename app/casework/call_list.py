@@ -7,6 +7,7 @@ how and when to reach the patient.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,7 @@ class CallRow:
     due_at: datetime | None  # when a new request falls due against the callback promise; None once tried
     overdue: bool
     callback_due: bool  # the time the patient asked to be called back has come
+    unread_texts: int = 0  # texts from the patient that nobody has read yet
 
     @property
     def flag_words(self) -> list[tuple[str, str]]:
@@ -41,8 +43,9 @@ class CallRow:
         return [(flag, FLAG_WORDS[flag]) for flag in self.flags]
 
 
-def call_rows(requests: list[ConsultationRequest], *, clinic: Clinic, now: datetime) -> list[CallRow]:
-    """The call-list view of each request, in the order given."""
+def call_rows(requests: list[ConsultationRequest], *, clinic: Clinic, now: datetime,
+              unread: Mapping[int, int] | None = None) -> list[CallRow]:
+    """The call-list view of each request, in the order given; ``unread`` counts unread texts by request id."""
     rows = []
     for request in requests:
         cautions = set((request.screening.assessment or {}).get("cautions") or ())
@@ -53,5 +56,6 @@ def call_rows(requests: list[ConsultationRequest], *, clinic: Clinic, now: datet
             due_at=due,
             overdue=due is not None and request.category != "emergency" and due <= now,
             callback_due=request.is_open and request.callback_at is not None and request.callback_at <= now,
+            unread_texts=(unread or {}).get(request.id, 0),
         ))
     return rows

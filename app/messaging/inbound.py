@@ -119,3 +119,15 @@ def record_status(session: Session, report: DeliveryStatus, now: datetime) -> bo
 def unread_count(session: Session) -> int:
     """Texts from patients nobody has read yet."""
     return session.scalar(select(func.count()).select_from(InboundText).where(InboundText.read_at.is_(None))) or 0
+
+
+def unread_by_request(session: Session, request_ids: list[int]) -> dict[int, int]:
+    """How many unread texts each of these requests has (requests without any are left out)."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(InboundText.request_id, func.count()).where(InboundText.request_id.in_(request_ids),
+                                                           InboundText.read_at.is_(None))
+        .group_by(InboundText.request_id)
+    ).all()
+    return {request_id: count for request_id, count in rows}

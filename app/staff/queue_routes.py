@@ -21,6 +21,7 @@ from app.casework.queue import fetch_page, parse_filters, status_counts
 from app.casework.status import CONTACT_OUTCOMES, STATUS_LABELS
 from app.extensions import db
 from app.intake import contact
+from app.messaging.inbound import unread_by_request
 from app.models import CATEGORY_RANK, StaffUser, utcnow
 from app.security.crypto import DecryptionError, KeyConfigError, keyring
 from app.staff import bp
@@ -84,7 +85,9 @@ def queue() -> str:
                       now=now, overdue_before=clinic.overdue_cutoff(now))
     staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.name)).all()
     return render_template(
-        "staff/queue.html", page=page, rows=call_rows(page.rows, clinic=clinic, now=now), filters=filters,
+        "staff/queue.html", page=page, filters=filters,
+        rows=call_rows(page.rows, clinic=clinic, now=now,
+                       unread=unread_by_request(db.session, [r.id for r in page.rows])),
         counts=status_counts(db.session), staff=staff, statuses=STATUS_LABELS, categories=list(CATEGORY_RANK),
         can_export=current_user.role in EXPORT, can_work=current_user.role in WORK_REQUESTS, take_form=TakeForm(),
         contact_outcomes=CONTACT_OUTCOMES, label=contact.label,

@@ -70,10 +70,11 @@ def upgrade():
     ring = _keyring()
     _rewrite(lambda value, purpose: ring.encrypt(value, purpose))
 
-    with op.batch_alter_table('consultation_request') as batch:
-        batch.add_column(sa.Column('consent_text', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch.add_column(sa.Column('visit_reply', sa.String(12), nullable=True))
-        batch.add_column(sa.Column('visit_reply_at', sa.DateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN, never a batch rebuild: SQLite would drop the table's status-count triggers (0006).
+    op.add_column('consultation_request', sa.Column('consent_text', sa.Boolean(), nullable=False,
+                                                    server_default=sa.false()))
+    op.add_column('consultation_request', sa.Column('visit_reply', sa.String(12), nullable=True))
+    op.add_column('consultation_request', sa.Column('visit_reply_at', sa.DateTime(timezone=True), nullable=True))
 
     op.create_table(
         'inbound_text',
@@ -113,10 +114,9 @@ def downgrade():
     op.drop_index('ix_inbound_text_phone_index', table_name='inbound_text')
     op.drop_index('ix_inbound_text_request_id', table_name='inbound_text')
     op.drop_table('inbound_text')
-    with op.batch_alter_table('consultation_request') as batch:
-        batch.drop_column('visit_reply_at')
-        batch.drop_column('visit_reply')
-        batch.drop_column('consent_text')
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+) keeps the status-count triggers, unlike a batch rebuild.
+    for name in ('visit_reply_at', 'visit_reply', 'consent_text'):
+        op.drop_column('consultation_request', name)
     op.execute(outbox.delete().where(sa.text("channel <> 'email' OR request_id IS NOT NULL")))
     ring = _keyring()
     _rewrite(lambda value, purpose: ring.decrypt(value, purpose))
