@@ -27,6 +27,8 @@ def queue_overdue_digest(session: Session, clinic: Clinic, *, intake_address: st
     local = now.astimezone(clinic.timezone)
     if local.time() < at or not clinic.week.is_open_on(local.date()):
         return None
+    if session.get(DailyJob, (JOB, local.date())) is not None:
+        return None  # done today: a read, so the worker's every look does not queue for SQLite's write lock
     claimed = session.execute(
         dialect_insert(session)(DailyJob).values(name=JOB, day=local.date(), done_at=now)
         .on_conflict_do_nothing().returning(DailyJob.name)
