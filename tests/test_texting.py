@@ -251,6 +251,15 @@ def test_a_patient_text_shows_as_unread_until_the_request_is_opened(text_app: Fl
     assert "Unknown number" in staff.get("/staff/messages").text
 
 
+def test_help_from_a_number_without_a_request_is_answered_with_the_clinic_s_number(text_app: Flask,
+                                                                                   twilio: FakeTwilio) -> None:
+    patient_text(text_app.test_client(), PUBLIC, "+14155550199", "HELP")
+    deliver_at(text_app, utcnow())
+    assert twilio.bodies_to("+14155550199") == [
+        "Demo Spine & Pain Clinic: texts about your request to the clinic. For help, call (415) 555-0134. Reply "
+        "STOP to stop texts. Message and data rates may apply."]
+
+
 def test_the_provider_s_delivery_report_and_its_opt_out_error_are_kept(text_app: Flask, twilio: FakeTwilio) -> None:
     texting_patient(text_app)
     deliver_at(text_app, utcnow())

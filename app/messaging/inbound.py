@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.messaging.patient import MessagingSettings, queue_message
+from app.messaging.patient import MessagingSettings, clinic_fields, queue_message
 from app.messaging.texting import OPTED_OUT_ERROR, DeliveryStatus, Inbound
 from app.models import ConsultationRequest, InboundText, OutboxMessage, RequestEvent, TextOptOut
 from app.platform.database import dialect_insert
@@ -73,6 +73,11 @@ def receive(session: Session, text: Inbound, settings: MessagingSettings, now: d
     elif keyword == "start":
         session.execute(delete(TextOptOut).where(TextOptOut.phone_index == index))
     if req is None:
+        if keyword == "help" and settings.texting:  # carriers require an answer to HELP from any number
+            session.add(OutboxMessage(channel="sms", kind="help", recipient=text.sender, phone_index=index,
+                                      subject="Text: help", body=settings.wordings["en"].render_text(
+                                          "help", clinic_fields(settings)),
+                                      created_at=now, attempts=0, next_attempt_at=now))
         return message
     req.events.append(RequestEvent(kind="text_in", created_at=now, note=text.body[:BODY_MAX],
                                    data={"keyword": keyword, "inbound_id": message.id}))

@@ -83,16 +83,26 @@ def when_words(moment: datetime, clinic: Clinic, language: str) -> str:
     return f"{day}, {month} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
 
 
-def _fields(req: ConsultationRequest, settings: MessagingSettings, language: str) -> dict[str, str]:
+def clinic_fields(settings: MessagingSettings) -> dict[str, str]:
+    """The placeholders every message may use that belong to no request: the clinic's name, number, address."""
     clinic = settings.clinic
     return {
         "clinic": clinic.name,
         "clinic_phone": format_phone(clinic.phone, clinic.phone_region) if clinic.phone.startswith("+")
         else clinic.phone,
-        "reference": req.reference,
+        "reference": "",
         "days": str(clinic.callback_days),
-        "when": when_words(req.scheduled_for, clinic, language) if req.scheduled_for else "",
+        "when": "",
         "address": clinic.address,
+    }
+
+
+def _fields(req: ConsultationRequest, settings: MessagingSettings, language: str) -> dict[str, str]:
+    clinic = settings.clinic
+    return {
+        **clinic_fields(settings),
+        "reference": req.reference,
+        "when": when_words(req.scheduled_for, clinic, language) if req.scheduled_for else "",
     }
 
 
