@@ -130,8 +130,12 @@ class Config(SecurityConfig):
     # cross-site POSTs.
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "mild_draft"
-    # Bounded request bodies: the largest legitimate form is the contact form (~2 KB).
+    # Bounded request bodies: the largest legitimate form is the contact form (~2 KB). The document upload is
+    # the one exception (app/web/uploads.py): up to twice DOCUMENT_MAX_BYTES, so a file somewhat too big is
+    # answered on the page with the limit rather than by the 413 page.
     MAX_CONTENT_LENGTH = 64 * 1024
+    # A document a patient sends (a scan report, an insurance card photo): at most this many megabytes.
+    DOCUMENT_MAX_BYTES = int(_env("DOCUMENT_MAX_MB", "10")) * 1024 * 1024
 
     # The clinic is configuration, not code. Defaults describe a demo clinic.
     CLINIC_NAME = _env("CLINIC_NAME", "Demo Spine & Pain Clinic")

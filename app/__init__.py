@@ -42,6 +42,9 @@ def create_app(config_class: type[Config] | None = None, **overrides: object) ->
     configure_encryption(app)
     use_password_profile(str(app.config["PASSWORD_HASH_PROFILE"]))
 
+    from app.web.uploads import allow_document_uploads
+
+    allow_document_uploads(app)  # before the extensions: the CSRF check reads the form
     register_extensions(app)
     register_security(app)
     register_blueprints(app)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app.intake.drafts import purge_expired
 from app.models import (
     ConsultationRequest,
+    Document,
     Draft,
     InboundText,
     OutboxMessage,
@@ -125,6 +126,8 @@ def _delete_requests(session: Session, ids: list[int], cutoff: datetime) -> tupl
     session.execute(delete(OutboxMessage).where(OutboxMessage.request_id.in_(ids))
                     .execution_options(synchronize_session=False))
     session.execute(delete(InboundText).where(InboundText.request_id.in_(ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(Document).where(Document.request_id.in_(ids))
                     .execution_options(synchronize_session=False))
     removed = session.execute(delete(ConsultationRequest).where(ConsultationRequest.id.in_(ids))
                               .execution_options(synchronize_session=False))

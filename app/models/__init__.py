@@ -2,6 +2,7 @@
 
 from app.models.audit import AUDIT_ACTIONS, AuditEvent
 from app.models.base import UTCDateTime, utcnow
+from app.models.document import Document
 from app.models.messaging import DailyJob, InboundText, TextOptOut
 from app.models.outbox import CHANNELS, OutboxMessage
 from app.models.patient import (
@@ -27,6 +28,7 @@ __all__ = [
     "AuditEvent",
     "ConsultationRequest",
     "DailyJob",
+    "Document",
     "Draft",
     "EmergencyScreenCount",
     "InboundText",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, date, datetime
 from typing import Any
@@ -102,6 +103,20 @@ class EncryptedDate(EncryptedText):
 
     def from_text(self, text: str) -> date:
         return date.fromisoformat(text)
+
+
+class EncryptedBytes(EncryptedText):
+    """Bytes (a document) stored encrypted as their base64 text and read back as ``bytes``."""
+
+    cache_ok = True
+
+    def to_text(self, value: bytes) -> str:
+        if not isinstance(value, bytes):
+            raise TypeError("EncryptedBytes stores bytes")
+        return base64.b64encode(value).decode("ascii")
+
+    def from_text(self, text: str) -> bytes:
+        return base64.b64decode(text, validate=True)
 
 
 class EncryptedJSON(EncryptedText):

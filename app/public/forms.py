@@ -10,11 +10,13 @@ from typing import Any
 
 from flask_babel import gettext
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.datastructures import FileStorage
 from wtforms import BooleanField, Field, RadioField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 
-from app.intake import contact
+from app.intake import contact, documents
 from app.intake.contact import InvalidContact
 from app.platform.i18n_marker import N_
 from app.screening.questions import BY_FIELD, Kind, Page, Question
@@ -321,6 +323,22 @@ class ContactForm(HoneypotForm):
             "proxy_name": (self.proxy_name.data or "").strip(),
             "proxy_relationship": (self.proxy_relationship.data or "").strip(),
         }
+
+
+class DocumentForm(FlaskForm):
+    """One file the patient sends after their request: what it is, and the file (the domain checks its content)."""
+
+    kind = RadioField("What are you sending?", choices=[SelectChoice(o.code, o.label) for o in documents.KINDS],
+                      validate_choice=False, coerce=_keep_none)
+    file = FileField("Choose a file")
+
+    def validate_kind(self, field: Field) -> None:
+        if field.data not in {option.code for option in documents.KINDS}:
+            raise ValidationError(gettext(documents.CHOOSE_KIND))
+
+    def validate_file(self, field: Field) -> None:
+        if not isinstance(field.data, FileStorage) or not field.data.filename:
+            raise ValidationError(gettext(documents.CHOOSE_FILE))
 
 
 class ConfirmForm(FlaskForm):

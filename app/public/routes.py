@@ -8,12 +8,15 @@ from functools import wraps
 from typing import Any
 
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.extensions import db
 from app.intake import contact
 from app.intake.contact import ContactDetails, InvalidContact, check_contact, format_phone
+from app.intake.documents import KINDS as DOCUMENT_KINDS
+from app.intake.documents import InvalidDocument, documents_of, kind_label, receive_document
 from app.intake.drafts import TYPED, clear_contact, keep_typed
 from app.intake.workflow import assessment_of, complete_screening, requests_from_phone, submit_request
 from app.models import Draft, Screening
@@ -29,7 +32,7 @@ from app.public.drafts import (
     sent_reference,
     start_over,
 )
-from app.public.forms import ConfirmForm, ContactForm, SendRequestForm, form_class
+from app.public.forms import ConfirmForm, ContactForm, DocumentForm, SendRequestForm, form_class
 from app.public.protection import (
     Verdict,
     accept_contact,
@@ -337,6 +340,34 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
                            done_on=_clinic_day(screening.request.created_at))
     db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired
     return page
+
+
+@bp.route("/request/documents", methods=["GET", "POST"])
+@needs_result
+def request_documents(draft: Draft, screening: Screening) -> str | BaseResponse:
+    """After sending: add a scan report, an insurance card or a referral letter (optional), one file at a time."""
+    consultation = screening.request
+    if consultation is None:
+        return see_other("public.request_details")
+    form = DocumentForm()
+    if form.validate_on_submit():
+        limit = int(current_app.config["DOCUMENT_MAX_BYTES"])
+        with form.file.data.stream as upload:  # a large upload is spooled to a temporary file: closed here
+            data = upload.read(limit + 1)
+        try:
+            receive_document(db.session, consultation.id, form.kind.data, data, form.file.data.filename,
+                             max_bytes=limit, now=now())
+        except InvalidDocument as exc:
+            db.session.rollback()
+            form.file.errors = [gettext(exc.message, **exc.params)]
+        else:
+            db.session.commit()
+            return see_other("public.request_documents")
+    page = render_template("public/documents.html", form=form, consultation=consultation,
+                           documents=documents_of(db.session, consultation.id), kinds=DOCUMENT_KINDS,
+                           kind_label=kind_label, max_mb=int(current_app.config["DOCUMENT_MAX_BYTES"]) // 2**20)
+    db.session.commit()
+    return page, 400 if form.errors else 200
 
 
 def _clinic_day(moment: datetime) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, redirect, url_for
+from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
@@ -25,7 +27,7 @@ from app.casework.work import (
 from app.extensions import db
 from app.intake.reference import normalise_reference
 from app.messaging.patient import MessageRefused, after_status_change, staff_message
-from app.models import ConsultationRequest, InboundText, StaffUser, utcnow
+from app.models import ConsultationRequest, Document, InboundText, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_view import assignee_choices, request_page
@@ -71,6 +73,23 @@ def request_detail(reference: str) -> str:
                        .values(read_at=utcnow(), read_by_id=current_user.id))
     db.session.commit()
     return page
+
+
+@bp.get("/requests/<reference>/documents/<int:document_id>")
+@roles_required(*READ_REQUESTS)
+def request_document(reference: str, document_id: int) -> Response:
+    """One document the patient sent, shown in the browser; audited as a view, never cached."""
+    req = load(reference)
+    document = db.session.scalar(select(Document).where(Document.id == document_id, Document.request_id == req.id)
+                                 .options(undefer(Document.data)))
+    if document is None:
+        abort(404)
+    _audit("view_document", req, document_id=document.id, kind=document.kind)
+    db.session.commit()
+    response = send_file(io.BytesIO(document.data), mimetype=document.content_type, download_name=document.filename,
+                         conditional=False, etag=False)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/requests/<reference>/print")

@@ -172,6 +172,11 @@ def walk_patient_pages(browser: Browser, live_server: LiveServer, language: str)
         submit(page)
         expect(page).to_have_url(re.compile("/request/sent$"))
         stops.append(measure(page, "request sent", language, "filled"))
+        page.goto("/request/documents")
+        stops.append(measure(page, "documents", language, "empty"))
+        submit(page)
+        expect(page.locator(".error-summary")).to_be_visible()
+        stops.append(measure(page, "documents", language, "errors"))
         page.goto("/questions/age")
         stops.append(measure(page, "already sent", language, "filled"))
         with raw_connection(live_server.database_url) as connection:  # the draft expires
@@ -322,7 +327,7 @@ def check(stops: list[Stop], attribute: str) -> None:
 
 
 def test_patient_pages_have_no_axe_violations(patient_stops: list[Stop]) -> None:
-    assert len(patient_stops) == 2 * len(FLOW) + 14 + len(LEARN_PAGES)
+    assert len(patient_stops) == 2 * len(FLOW) + 16 + len(LEARN_PAGES)
     check(patient_stops, "axe")
 
 

@@ -1,0 +1,26 @@
+"""Documents a patient sent with a request: a scan report, an insurance card, a referral letter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.base import EncryptedBytes, EncryptedText, UTCDateTime, utcnow
+
+
+class Document(db.Model):
+    """One file, checked by its content, stored encrypted (photos re-encoded without their metadata)."""
+
+    __tablename__ = "document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("consultation_request.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # app/intake/documents.py KINDS
+    content_type: Mapped[str] = mapped_column(String(40))  # application/pdf or image/jpeg, as stored
+    filename: Mapped[str] = mapped_column(EncryptedText("document.filename"))  # as the patient's device named it
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(EncryptedBytes("document.data"), deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
