@@ -3,6 +3,7 @@ stored encrypted, opened by staff with an audit row, removed with their request.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Callable
 from datetime import timedelta
@@ -164,3 +165,54 @@ def test_purge_removes_the_documents_with_their_request(app: Flask) -> None:
             draft_idle=timedelta(days=1), screening_days=1, request_days=1))
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_staff_mark_what_the_report_says_beside_what_the_patient_remembered(app: Flask) -> None:
+    patient = app.test_client()
+    see_result(patient, answers_with(had_mri="yes_last_12_months", mri_findings=["stenosis", "thick_ligament"]))
+    send_request(patient)
+    upload(patient, "imaging_report", pdf_bytes(), "report.pdf")
+    upload(patient, "insurance_front", phone_photo(), "card.jpg")
+    with app.app_context():
+        reference = db.session.scalars(select(ConsultationRequest.reference)).one()
+        report_id, card_id = db.session.scalars(select(Document.id).order_by(Document.id)).all()
+    clinician = app.test_client()
+    login(clinician, make_staff(app, "clinician", name="Dr Chen"))
+    page = clinician.get(f"/staff/requests/{reference}").text
+    assert ("The patient said: scan in the last 12 months: <strong>yes</strong>; thick ligament: <strong>yes</strong>"
+            in page)
+    token = csrf_token(page)
+    saved = clinician.post(f"/staff/requests/{reference}/documents/{report_id}/review",
+                           data={"csrf_token": token, "mri_recent": "no", "ligament_reported": "yes"})
+    assert saved.status_code == 303
+    page = clinician.get(f"/staff/requests/{reference}").text
+    assert "The report (read by Dr Chen): scan in the last 12 months: <strong>no</strong>" in page
+    assert "Differs from the patient&#39;s answers" in page or "Differs from the patient's answers" in page
+    with app.app_context():
+        report = db.session.get_one(Document, report_id)
+        assert (report.mri_recent, report.ligament_reported) == (False, True)
+    refused = clinician.post(f"/staff/requests/{reference}/documents/{card_id}/review",
+                             data={"csrf_token": token, "mri_recent": "yes", "ligament_reported": "yes"})
+    assert refused.status_code == 400 and "Only a scan report can be marked" in refused.text
+
+
+def test_the_ehr_download_carries_each_document_as_a_document_reference(app: Flask) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.documentreference import DocumentReference
+
+    patient, reference = sent_patient(app)
+    pdf = pdf_bytes()
+    upload(patient, "imaging_report", pdf, "report.pdf")
+    desk = app.test_client()
+    login(desk, make_staff(app, "frontdesk"))
+    downloaded = desk.get(f"/staff/requests/{reference}/fhir.json")
+    assert downloaded.status_code == 200
+    data = downloaded.get_json()
+    Bundle.model_validate(data)
+    [entry] = [e for e in data["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    document = DocumentReference.model_validate(entry["resource"])
+    attachment = entry["resource"]["content"][0]["attachment"]
+    assert base64.b64decode(attachment["data"]) == pdf and attachment["contentType"] == "application/pdf"
+    assert attachment["title"] == "report.pdf" and document.type.text == "MRI or CT scan report"
+    patient_url = next(e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert entry["resource"]["subject"]["reference"] == patient_url

@@ -16,7 +16,8 @@ Each request gives four resources, which refer to each other by ``urn:uuid`` ful
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import base64
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,8 @@ from app.exports.fhir import (
     resource_id,
 )
 from app.intake import contact
+from app.intake.documents import kind_label
+from app.models import Document
 from app.screening.rules import Assessment
 from app.screening.texts import RULE_TEXTS
 
@@ -152,17 +155,48 @@ def service_request(row: Row, base_url: str) -> Resource:
     return resource
 
 
-def request_entries(row: Row, base_url: str) -> list[dict[str, Any]]:
-    """The Bundle entries of one request, each with its ``urn:uuid`` full URL."""
+def document_reference(document: Document, reference: str) -> Resource:
+    """A document the patient sent, with the file itself as the attachment (base64)."""
+    return {
+        "resourceType": "DocumentReference",
+        "id": resource_id("DocumentReference", f"{reference}/{document.id}"),
+        "status": "current",
+        "type": {"text": kind_label(document.kind)},
+        "subject": {"reference": full_url("Patient", reference)},
+        "date": document.created_at.isoformat(timespec="seconds"),
+        "description": "Sent by the patient with their consultation request",
+        "content": [{"attachment": {
+            "contentType": document.content_type,
+            "data": base64.b64encode(document.data).decode("ascii"),
+            "size": document.size,
+            "title": document.filename,
+            "creation": document.created_at.isoformat(timespec="seconds"),
+        }}],
+        "context": {"related": [{"reference": full_url("ServiceRequest", reference)}]},
+    }
+
+
+def request_entries(row: Row, base_url: str, documents: Sequence[Document] = ()) -> list[dict[str, Any]]:
+    """The Bundle entries of one request (with its ``documents``), each with its ``urn:uuid`` full URL."""
     response = questionnaire_response(row["answers"] or {}, reference=row["reference"],
                                       authored=row["screened_at"], base_url=base_url)
     resources = (patient(row, base_url), response, risk_assessment(row, base_url), service_request(row, base_url))
-    return [{"fullUrl": full_url(r["resourceType"], row["reference"]), "resource": r} for r in resources]
+    entries = [{"fullUrl": full_url(r["resourceType"], row["reference"]), "resource": r} for r in resources]
+    for document in documents:
+        entries.append({"fullUrl": full_url("DocumentReference", f"{row['reference']}/{document.id}"),
+                        "resource": document_reference(document, row["reference"])})
+    return entries
 
 
-def bundle(rows: Iterable[Row], base_url: str, now: datetime) -> Resource:
-    """A ``collection`` Bundle of every request in ``rows`` (the streamed export writes the same shape)."""
-    return {**bundle_header(now), "entry": [entry for row in rows for entry in request_entries(row, base_url)]}
+def bundle(rows: Iterable[Row], base_url: str, now: datetime, documents: Sequence[Document] = ()) -> Resource:
+    """A ``collection`` Bundle of every request in ``rows`` (the streamed export writes the same shape).
+
+    ``documents`` (the single-request download) are added as DocumentReference entries of their request.
+    """
+    entries = []
+    for row in rows:
+        entries += request_entries(row, base_url, [d for d in documents if d.request_id == row["id"]])
+    return {**bundle_header(now), "entry": entries}
 
 
 def bundle_header(now: datetime) -> Resource:

@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from app.models import Document
 from app.platform.i18n_marker import N_
@@ -143,11 +143,33 @@ def receive_document(session: Session, request_id: int, kind: str | None, data: 
     return add_document(session, request_id, kind, check_file(data, max_bytes), filename, now)
 
 
-def documents_of(session: Session, request_id: int) -> list[Document]:
-    """The request's documents, oldest first (without their bytes)."""
-    return list(session.scalars(select(Document).where(Document.request_id == request_id).order_by(Document.id)))
+def documents_of(session: Session, request_id: int, *, with_data: bool = False) -> list[Document]:
+    """The request's documents, oldest first (their bytes only ``with_data``: a list page does not need them)."""
+    query = select(Document).where(Document.request_id == request_id).order_by(Document.id)
+    return list(session.scalars(query.options(undefer(Document.data)) if with_data else query))
 
 
 def kind_label(code: str) -> str:
     """The words for a document kind."""
     return next((option.label for option in KINDS if option.code == code), code)
+
+
+def review_report(document: Document, *, mri_recent: bool | None, ligament_reported: bool | None,
+                  reviewer_id: int, now: datetime) -> None:
+    """Record what a scan report says; only a scan report can be reviewed."""
+    if document.kind != "imaging_report":
+        raise InvalidDocument("Only a scan report can be marked")
+    document.mri_recent, document.ligament_reported = mri_recent, ligament_reported
+    document.reviewed_by_id, document.reviewed_at = reviewer_id, now
+
+
+def patient_said(answers: dict[str, object]) -> tuple[bool | None, bool | None]:
+    """What the patient's answers say about the same two things: a scan in the last 12 months, a thick ligament.
+
+    None where the answers do not say (no scan, "not sure", or the question was not asked).
+    """
+    had = answers.get("had_mri")
+    recent = {"yes_last_12_months": True, "yes_older": False}.get(str(had))
+    findings = answers.get("mri_findings") or []
+    ligament = None if not findings or "not_sure" in findings else "thick_ligament" in findings  # type: ignore[operator]
+    return recent, ligament

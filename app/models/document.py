@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import EncryptedBytes, EncryptedText, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.staff import StaffUser
 
 
 class Document(db.Model):
@@ -24,3 +28,10 @@ class Document(db.Model):
     size: Mapped[int]
     data: Mapped[bytes] = mapped_column(EncryptedBytes("document.data"), deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What a member of staff read in a scan report, beside what the patient remembered (None: not yet read).
+    mri_recent: Mapped[bool | None]  # the scan was in the last 12 months
+    ligament_reported: Mapped[bool | None]  # the report names a thickened ligamentum flavum
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reviewed_by: Mapped[StaffUser | None] = relationship()

@@ -16,6 +16,7 @@ from app.exports.fhir_bundle import bundle
 from app.exports.fhir_export import bundle_filename, request_row, stream_bundle
 from app.exports.rows import audit_detail
 from app.extensions import db
+from app.intake.documents import documents_of
 from app.models import utcnow
 from app.staff import bp
 from app.staff.access import EXPORT, client_ip, from_this_site, roles_required
@@ -60,7 +61,8 @@ def request_fhir(reference: str) -> Response:
     record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(),
            target_type="consultation_request", target_id=req.id, detail={"format": "fhir"})
     db.session.commit()
-    resource = bundle([request_row(db.session, req.id)], current_app.config["PUBLIC_BASE_URL"], now)
+    resource = bundle([request_row(db.session, req.id)], current_app.config["PUBLIC_BASE_URL"], now,
+                      documents=documents_of(db.session, req.id, with_data=True))
     clinic = current_app.extensions["clinic"]
     return _download(json.dumps(resource, ensure_ascii=False, indent=2),
                      bundle_filename(now, clinic.timezone, req.reference))

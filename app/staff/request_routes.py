@@ -25,6 +25,7 @@ from app.casework.work import (
     set_callback,
 )
 from app.extensions import db
+from app.intake.documents import InvalidDocument, review_report
 from app.intake.reference import normalise_reference
 from app.messaging.patient import MessageRefused, after_status_change, staff_message
 from app.models import ConsultationRequest, Document, InboundText, StaffUser, utcnow
@@ -38,6 +39,7 @@ from app.staff.work_forms import (
     EmergencyStepsForm,
     MessageForm,
     NoteForm,
+    ReportReviewForm,
     StatusForm,
     TakeForm,
 )
@@ -90,6 +92,31 @@ def request_document(reference: str, document_id: int) -> Response:
                          conditional=False, etag=False)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/requests/<reference>/documents/<int:document_id>/review")
+@roles_required(*ADD_NOTES)
+def request_document_review(reference: str, document_id: int) -> str | Response:
+    """Record what a scan report says (scan in the last 12 months, thickened ligament)."""
+    form = ReportReviewForm()
+    req = load(reference)
+    document = db.session.scalar(select(Document).where(Document.id == document_id, Document.request_id == req.id))
+    if document is None:
+        abort(404)
+    if not form.validate_on_submit():
+        return _shown_again(req, form, 400)
+    try:
+        review_report(document, mri_recent=form.answer(form.mri_recent.data),
+                      ligament_reported=form.answer(form.ligament_reported.data), reviewer_id=current_user.id,
+                      now=utcnow())
+    except InvalidDocument as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return _shown_again(load(reference), form, 400)
+    _audit("change_request", req, change="document_review", document_id=document.id)
+    db.session.commit()
+    flash("Saved.", "success")
+    return redirect(url_for("staff.request_detail", reference=req.reference, _anchor="documents-heading"), code=303)
 
 
 @bp.get("/requests/<reference>/print")

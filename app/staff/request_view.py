@@ -19,7 +19,7 @@ from app.casework.status import (
 )
 from app.extensions import db
 from app.intake import contact
-from app.intake.documents import documents_of, kind_label
+from app.intake.documents import documents_of, kind_label, patient_said
 from app.intake.workflow import DUPLICATE_WINDOW
 from app.messaging.patient import MESSAGE_WORDS, channel_for
 from app.models import ConsultationRequest, OutboxMessage, RequestEvent, StaffUser, utcnow
@@ -35,6 +35,7 @@ from app.staff.work_forms import (
     EmergencyStepsForm,
     MessageForm,
     NoteForm,
+    ReportReviewForm,
     StatusForm,
     TakeForm,
 )
@@ -102,6 +103,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         can_note=current_user.role in ADD_NOTES, can_export=current_user.role in EXPORT,
         message_channel=channel_for(db.session, req, messaging_settings()), outbox=request_messages(req),
         message_words=MESSAGE_WORDS, documents=documents_of(db.session, req.id), document_kind=kind_label,
+        patient_said=patient_said(req.screening.answers), review_form=ReportReviewForm,
     )
     return (page, status) if status != 200 else page
 

@@ -177,3 +177,19 @@ class MessageForm(VersionedForm):
             self.text.errors = [*self.text.errors, "Type the message, or choose a ready-made one"]
             valid = False
         return valid
+
+
+REPORT_CHOICES = {"yes": "Yes", "no": "No", "": "The report does not say"}
+
+
+class ReportReviewForm(FlaskForm):
+    """What a scan report says, as read by staff."""
+
+    mri_recent = RadioField("Scan in the last 12 months?", choices=_choices(REPORT_CHOICES), default="")
+    ligament_reported = RadioField("Thickened ligament (ligamentum flavum) reported?", choices=_choices(REPORT_CHOICES),
+                                   default="")
+
+    @staticmethod
+    def answer(value: str | None) -> bool | None:
+        """yes/no/"" as True/False/None."""
+        return {"yes": True, "no": False}.get(value or "")

@@ -5,7 +5,8 @@ Revises: 0014_messages
 Create Date: 2026-12-02 19:00:00.000000
 
 Issue 25. Each file is stored encrypted (AES-256-GCM under the app's keys, like the contact details) in the
-database, so backups, key rotation and the retention purge cover it with everything else.
+database, so backups, key rotation and the retention purge cover it with everything else. Staff note what a
+scan report says (scan in the last 12 months, thickened ligament) beside what the patient remembered.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -29,6 +30,10 @@ def upgrade():
         sa.Column('size', sa.Integer(), nullable=False),
         sa.Column('data', sa.Text(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('mri_recent', sa.Boolean(), nullable=True),
+        sa.Column('ligament_reported', sa.Boolean(), nullable=True),
+        sa.Column('reviewed_by_id', sa.Integer(), sa.ForeignKey('staff_user.id'), nullable=True),
+        sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index('ix_document_request_id', 'document', ['request_id'])
 
