@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import undefer
 
 from app.casework.queue import search_condition
 from app.casework.work import add_note
 from app.extensions import db
-from app.models import AuditEvent, ConsultationRequest, Draft, RequestEvent, StaffUser, utcnow
+from app.models import AuditEvent, ConsultationRequest, Document, Draft, RequestEvent, StaffUser, utcnow
 from app.security.crypto import DecryptionError, KeyConfigError, Keyring, new_key_spec
 from app.staff.request_view import related_requests
 from config import DEV_INDEX_KEY
@@ -39,6 +40,7 @@ ENCRYPTED_COLUMNS = {
     "draft": ("contact",),
     "staff_user": ("totp_secret",),
     "request_event": ("note",),
+    "document": ("filename", "data"),
 }
 
 
@@ -200,8 +202,14 @@ def store_everything(app: Flask) -> str:
         account.totp_secret = "JBSWY3DPEHPK3PXP"
         request = db.session.scalars(select(ConsultationRequest).filter_by(reference=reference)).one()
         add_note(request, NOTE, actor=account, now=utcnow())
+        db.session.add(Document(request_id=request.id, kind="imaging_report", content_type="application/pdf",
+                                filename="Scan of Zebulonia.pdf", size=len(DOCUMENT), data=DOCUMENT,
+                                created_at=utcnow()))
         db.session.commit()
     return reference
+
+
+DOCUMENT = b"%PDF-1.7 the scan report of one patient"
 
 
 def read_everything(app: Flask, reference: str) -> None:
@@ -214,6 +222,8 @@ def read_everything(app: Flask, reference: str) -> None:
         assert {"first_name": "Zebulonia", "last_name": "Typing"}.items() <= next(c for c in contacts if c).items()
         assert db.session.scalars(select(StaffUser.totp_secret)).one() == "JBSWY3DPEHPK3PXP"
         assert db.session.scalars(select(RequestEvent.note).where(RequestEvent.note.is_not(None))).all() == [NOTE]
+        document = db.session.scalars(select(Document).options(undefer(Document.data))).one()
+        assert (document.filename, document.data) == ("Scan of Zebulonia.pdf", DOCUMENT)
         db.session.remove()
     assert found_by(app, "415-555-0177") == [reference]
     assert len(found_by(app, "QUIXOTEZZA")) == 2
