@@ -136,6 +136,8 @@ class Config(SecurityConfig):
     MAX_CONTENT_LENGTH = 64 * 1024
     # A document a patient sends (a scan report, an insurance card photo): at most this many megabytes.
     DOCUMENT_MAX_BYTES = int(_env("DOCUMENT_MAX_MB", "10")) * 1024 * 1024
+    # How many days a link staff send a patient (to send documents) keeps working.
+    PATIENT_LINK_DAYS = int(_env("PATIENT_LINK_DAYS", "7"))
 
     # The clinic is configuration, not code. Defaults describe a demo clinic.
     CLINIC_NAME = _env("CLINIC_NAME", "Demo Spine & Pain Clinic")

@@ -216,3 +216,41 @@ def test_the_ehr_download_carries_each_document_as_a_document_reference(app: Fla
     assert attachment["title"] == "report.pdf" and document.type.text == "MRI or CT scan report"
     patient_url = next(e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
     assert entry["resource"]["subject"]["reference"] == patient_url
+
+
+def test_staff_send_a_link_and_the_patient_sends_documents_through_it(make_app: Callable[..., Flask]) -> None:
+    from tests.fake_twilio import fake_twilio, texting_config
+    from tests.test_texting import PATIENT, deliver_at, frontdesk, texting_patient
+
+    with fake_twilio() as twilio:
+        app = make_app(**texting_config(twilio))
+        reference = texting_patient(app)
+        staff = frontdesk(app)
+        page = staff.get(f"/staff/requests/{reference}").text
+        assert "Send the patient a link to send documents (text)" in page
+        sent = staff.post(f"/staff/requests/{reference}/documents-link",
+                          data={"csrf_token": csrf_token(page), "version": page.split('name="version" value="')[1]
+                                .split('"')[0]})
+        assert sent.status_code == 303
+        deliver_at(app, utcnow())
+        text_body = twilio.bodies_to(PATIENT)[-1]
+    link = next(word for word in text_body.split() if word.startswith("http"))
+    assert link.startswith("http://127.0.0.1:5000/documents/") and reference not in link
+    assert "The link works for 7 days" in text_body
+    path = link.removeprefix("http://127.0.0.1:5000")
+    phone = app.test_client()  # the patient's phone: no draft, no session
+    assert "Send your scan report or insurance card" in phone.get(path).text
+    token = csrf_token(phone.get(path).text)
+    boundary, body = encode_multipart({"csrf_token": token, "kind": "insurance_front",
+                                       "file": FileStorage(io.BytesIO(phone_photo()), filename="card.jpg")})
+    assert phone.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}").status_code == 303
+    with app.app_context():
+        request_id = db.session.scalar(select(ConsultationRequest.id).where(ConsultationRequest.reference == reference))
+        assert db.session.scalars(select(Document.request_id)).all() == [request_id]
+        stored_hash = db.session.execute(text("SELECT token_hash FROM patient_link")).scalar()
+        assert stored_hash and path.rsplit("/", 1)[1] not in stored_hash  # only a hash of the token is kept
+        db.session.execute(text("UPDATE patient_link SET expires_at = :past"), {"past": utcnow() - timedelta(1)})
+        db.session.commit()
+    expired = phone.get(path)
+    assert expired.status_code == 410 and "This link has expired" in expired.text
+    assert app.test_client().get("/documents/not-a-real-token").status_code == 410

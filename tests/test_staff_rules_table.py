@@ -119,6 +119,8 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/staff/requests/{ref}/callback": ("frontdesk", "admin"),
     "/staff/requests/{ref}/emergency": ("frontdesk", "admin"),
     "/staff/requests/{ref}/message": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/documents-link": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/documents/{doc}/review": ("frontdesk", "clinician", "admin"),
     "/staff/admin/accounts": ("admin",),
     "/staff/admin/accounts/{other}/disable": ("admin",),
     "/staff/admin/accounts/{other}/enable": ("admin",),
@@ -147,7 +149,7 @@ def test_each_staff_post_is_refused_to_the_roles_not_in_the_table(app: Flask, ro
     reference, other = seed_request(app), make_staff(app, "frontdesk")
     client = _signed_in(app, role)
     token = csrf_token(client.get("/staff/requests").text)
-    url = path.format(ref=reference, other=other["id"])
+    url = path.format(ref=reference, other=other["id"], doc=1)
     response = client.post(url, data={"csrf_token": token})
     if role in POSTS[path]:
         assert response.status_code != 403, (role, url)
@@ -170,6 +172,7 @@ def test_each_staff_download_and_admin_page_is_refused_to_the_roles_not_in_the_t
 
 def test_every_work_post_on_a_request_is_in_the_table(app: Flask) -> None:
     """A new POST on a request cannot slip in without its roles typed out above."""
-    posts = {rule.rule.replace("<reference>", "{ref}") for rule in app.url_map.iter_rules()
+    posts = {rule.rule.replace("<reference>", "{ref}").replace("<int:document_id>", "{doc}")
+             for rule in app.url_map.iter_rules()
              if "POST" in (rule.methods or ()) and rule.rule.startswith("/staff/requests/<reference>/")}
     assert posts == {path for path in POSTS if path.startswith("/staff/requests/{ref}/")}

@@ -10,7 +10,7 @@ the SQLAlchemy session, never commit, and add a timeline event for each message.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.casework.notify import opted_out
 from app.casework.work import StaleRequest
 from app.intake.contact import format_phone
+from app.intake.links import new_link
 from app.messaging.invitation import visit_invitation
 from app.messaging.templates import Wording
 from app.models import ConsultationRequest, OutboxMessage, RequestEvent, StaffUser
@@ -47,6 +48,7 @@ MESSAGE_WORDS = {
     "reminder": "visit reminder", "tried": "“we tried to reach you”", "call_us": "“please call us”",
     "reply": "message", "help": "help reply", "start": "texts-on-again reply",
     "confirmed": "“visit confirmed” reply", "reschedule": "“we will call about a new time” reply",
+    "documents_link": "link to send documents",
 }
 
 
@@ -129,10 +131,13 @@ def channel_for(session: Session, req: ConsultationRequest, settings: MessagingS
 
 def queue_message(session: Session, req: ConsultationRequest, settings: MessagingSettings, kind: str,
                   channel: str, now: datetime, *, due: datetime | None = None, actor: StaffUser | None = None,
-                  body: str | None = None) -> OutboxMessage:
-    """Queue the message of ``kind`` (a template) or ``body`` (a staff reply) to the patient, with a timeline event."""
+                  body: str | None = None, extra: Mapping[str, str] | None = None) -> OutboxMessage:
+    """Queue the message of ``kind`` (a template) or ``body`` (a staff reply) to the patient, with a timeline event.
+
+    ``extra`` fills placeholders only some messages have (``{link}``), or gives ``{days}`` another meaning.
+    """
     language = language_of(req)
-    wording, fields = settings.wordings[language], _fields(req, settings, language)
+    wording, fields = settings.wordings[language], {**_fields(req, settings, language), **(extra or {})}
     attachment = None
     if channel == "sms":
         subject, text = f"Text: {kind}", body or wording.render_text(kind, fields)
@@ -233,3 +238,22 @@ def staff_message(session: Session, req: ConsultationRequest, settings: Messagin
     if template not in STAFF_TEMPLATES:
         raise MessageRefused("Choose a message to send")
     return queue_message(session, req, settings, template, channel, now, actor=actor)
+
+
+def send_documents_link(session: Session, req: ConsultationRequest, settings: MessagingSettings, now: datetime,
+                        actor: StaffUser, *, expected_version: int, valid_for: timedelta,
+                        link_url: Callable[[str], str]) -> OutboxMessage:
+    """Make a link for the patient to send documents and queue it to them (text if allowed, else email).
+
+    ``link_url`` turns the link's token into the public address the message carries.
+    """
+    if req.version != expected_version:
+        raise StaleRequest
+    channel = channel_for(session, req, settings)
+    if channel is None:
+        raise MessageRefused("This patient cannot be sent a link: they did not allow texts (or sent STOP) and gave "
+                             "no email address. Ask them to bring the documents instead.")
+    req.updated_at = now
+    token = new_link(session, req, "documents", now=now, valid_for=valid_for, actor_id=actor.id)
+    return queue_message(session, req, settings, "documents_link", channel, now, actor=actor,
+                         extra={"link": link_url(token), "days": str(valid_for.days)})

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULTS = Path(__file__).resolve().parent.parent / "platform" / "content" / "messages.toml"
-PLACEHOLDERS = frozenset({"clinic", "clinic_phone", "reference", "days", "when", "address"})
+PLACEHOLDERS = frozenset({"clinic", "clinic_phone", "reference", "days", "when", "address", "link"})
 # Texts: every kind. Emails: the kinds sent by email too, each with a subject.
 TEXT_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us", "help", "start", "confirmed",
-              "reschedule")
-EMAIL_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us")
+              "reschedule", "documents_link")
+EMAIL_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us", "documents_link")
 TEXT_MAX = 480  # three text segments; longer texts cost more and arrive split
 LANGUAGES = ("en", "es")
 

@@ -2,7 +2,7 @@
 
 from app.models.audit import AUDIT_ACTIONS, AuditEvent
 from app.models.base import UTCDateTime, utcnow
-from app.models.document import Document
+from app.models.document import Document, PatientLink
 from app.models.messaging import DailyJob, InboundText, TextOptOut
 from app.models.outbox import CHANNELS, OutboxMessage
 from app.models.patient import (
@@ -33,6 +33,7 @@ __all__ = [
     "EmergencyScreenCount",
     "InboundText",
     "OutboxMessage",
+    "PatientLink",
     "RecoveryCode",
     "RequestEvent",
     "RequestStatusCount",

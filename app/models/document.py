@@ -35,3 +35,21 @@ class Document(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     reviewed_by: Mapped[StaffUser | None] = relationship()
+
+
+class PatientLink(db.Model):
+    """A link staff send a patient (by text or email) to do one thing for a request, e.g. send documents.
+
+    Only the SHA-256 of its random token is stored: the link names no patient, and a copy of the database
+    cannot be turned back into working links.
+    """
+
+    __tablename__ = "patient_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "documents"
+    request_id: Mapped[int] = mapped_column(ForeignKey("consultation_request.id", ondelete="CASCADE"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -18,8 +18,9 @@ from app.intake.contact import ContactDetails, InvalidContact, check_contact, fo
 from app.intake.documents import KINDS as DOCUMENT_KINDS
 from app.intake.documents import InvalidDocument, documents_of, kind_label, receive_document
 from app.intake.drafts import TYPED, clear_contact, keep_typed
+from app.intake.links import request_for_link
 from app.intake.workflow import assessment_of, complete_screening, requests_from_phone, submit_request
-from app.models import Draft, Screening
+from app.models import ConsultationRequest, Draft, Screening
 from app.public import bp
 from app.public.drafts import (
     ANSWERS_ONLY,
@@ -344,14 +345,28 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
 
 @bp.route("/request/documents", methods=["GET", "POST"])
 @needs_result
-def request_documents(draft: Draft, screening: Screening) -> str | BaseResponse:
+def request_documents(draft: Draft, screening: Screening) -> tuple[str, int] | BaseResponse:
     """After sending: add a scan report, an insurance card or a referral letter (optional), one file at a time."""
-    consultation = screening.request
-    if consultation is None:
+    if screening.request is None:
         return see_other("public.request_details")
+    return _documents_page(screening.request, url_for("public.request_sent"))
+
+
+@bp.route("/documents/<token>", methods=["GET", "POST"])
+def document_link(token: str) -> tuple[str, int] | BaseResponse:
+    """The same, through a link staff sent by text or email (it names no patient; it expires)."""
+    consultation = request_for_link(db.session, token, "documents", now())
+    if consultation is None:
+        db.session.commit()
+        return render_template("public/link_expired.html"), 410
+    return _documents_page(consultation, None)
+
+
+def _documents_page(consultation: ConsultationRequest, back: str | None) -> tuple[str, int] | BaseResponse:
+    """Receive one file for ``consultation`` (then show the page again), or show the page with what was sent."""
     form = DocumentForm()
+    limit = int(current_app.config["DOCUMENT_MAX_BYTES"])
     if form.validate_on_submit():
-        limit = int(current_app.config["DOCUMENT_MAX_BYTES"])
         with form.file.data.stream as upload:  # a large upload is spooled to a temporary file: closed here
             data = upload.read(limit + 1)
         try:
@@ -362,10 +377,10 @@ def request_documents(draft: Draft, screening: Screening) -> str | BaseResponse:
             form.file.errors = [gettext(exc.message, **exc.params)]
         else:
             db.session.commit()
-            return see_other("public.request_documents")
-    page = render_template("public/documents.html", form=form, consultation=consultation,
+            return redirect(request.path, code=303)
+    page = render_template("public/documents.html", form=form, consultation=consultation, back=back,
                            documents=documents_of(db.session, consultation.id), kinds=DOCUMENT_KINDS,
-                           kind_label=kind_label, max_mb=int(current_app.config["DOCUMENT_MAX_BYTES"]) // 2**20)
+                           kind_label=kind_label, max_mb=limit // 2**20)
     db.session.commit()
     return page, 400 if form.errors else 200
 

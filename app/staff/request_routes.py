@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_login import current_user
@@ -27,7 +28,7 @@ from app.casework.work import (
 from app.extensions import db
 from app.intake.documents import InvalidDocument, review_report
 from app.intake.reference import normalise_reference
-from app.messaging.patient import MessageRefused, after_status_change, staff_message
+from app.messaging.patient import MessageRefused, after_status_change, send_documents_link, staff_message
 from app.models import ConsultationRequest, Document, InboundText, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
@@ -117,6 +118,22 @@ def request_document_review(reference: str, document_id: int) -> str | Response:
     db.session.commit()
     flash("Saved.", "success")
     return redirect(url_for("staff.request_detail", reference=req.reference, _anchor="documents-heading"), code=303)
+
+
+@bp.post("/requests/<reference>/documents-link")
+@roles_required(*WORK_REQUESTS)
+def request_documents_link(reference: str) -> str | Response:
+    """Send the patient a link to send their scan report or insurance card (text if allowed, else email)."""
+    form = TakeForm()  # a button: the CSRF token and the version the page was loaded at
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+
+    def link_url(token: str) -> str:
+        return base + url_for("public.document_link", token=token)
+
+    return _apply(reference, form, lambda req: send_documents_link(
+        db.session, req, messaging_settings(), utcnow(), current_user, expected_version=form.version.data,
+        valid_for=timedelta(days=int(current_app.config["PATIENT_LINK_DAYS"])), link_url=link_url),
+        "documents_link")
 
 
 @bp.get("/requests/<reference>/print")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 
 UPLOAD_PATHS = frozenset({"/request/documents"})
+UPLOAD_PREFIXES = ("/documents/",)  # a documents link: /documents/<token>
 
 
 def allow_document_uploads(app: Flask) -> None:
@@ -16,5 +17,5 @@ def allow_document_uploads(app: Flask) -> None:
 
     @app.before_request
     def larger_body_for_uploads() -> None:
-        if request.method == "POST" and request.path in UPLOAD_PATHS:
+        if request.method == "POST" and (request.path in UPLOAD_PATHS or request.path.startswith(UPLOAD_PREFIXES)):
             request.max_content_length = 2 * int(current_app.config["DOCUMENT_MAX_BYTES"]) + 64 * 1024

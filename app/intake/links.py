@@ -1,0 +1,43 @@
+"""Links staff send a patient to do one thing for their request (send documents). No Flask.
+
+A link is 32 random bytes in the URL; only their SHA-256 is stored. It names no patient, works until it
+expires, and finds nothing once its request is purged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import ConsultationRequest, PatientLink
+
+PURPOSES = ("documents",)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_link(session: Session, req: ConsultationRequest, purpose: str, *, now: datetime, valid_for: timedelta,
+             actor_id: int | None) -> str:
+    """Make a link for ``req`` (no commit); return its token, the only time it exists in clear."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown link purpose {purpose!r}")
+    token = secrets.token_urlsafe(32)
+    session.add(PatientLink(token_hash=_hash(token), purpose=purpose, request_id=req.id, created_by_id=actor_id,
+                            created_at=now, expires_at=now + valid_for))
+    return token
+
+
+def request_for_link(session: Session, token: str, purpose: str, now: datetime) -> ConsultationRequest | None:
+    """The request a live link of ``purpose`` is for; None for an unknown, expired or other-purpose link."""
+    if not token or len(token) > 100:
+        return None
+    return session.scalar(
+        select(ConsultationRequest).join(PatientLink, PatientLink.request_id == ConsultationRequest.id)
+        .where(PatientLink.token_hash == _hash(token), PatientLink.purpose == purpose, PatientLink.expires_at > now)
+    )
