@@ -15,7 +15,7 @@ from typing import Any
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from app.platform.i18n_marker import N_
+from app.platform.i18n_marker import N_, PatientMessageError
 from app.screening.questions import Option
 
 NAME_MAX = 100
@@ -76,16 +76,8 @@ BIRTH_DATE_NEEDED = N_("Enter your date of birth")
 _BIDI_CONTROLS = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
 
 
-class InvalidContact(ValueError):
-    """A contact detail is not acceptable; the message says how to fix it, in the patient's words.
-
-    ``message`` is the English text with ``%(name)s`` placeholders (the translation's message id) and
-    ``params`` fills them; ``str()`` gives the English sentence, forms translate ``message`` instead.
-    """
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message, self.params = message, params
+class InvalidContact(PatientMessageError):
+    """A contact detail is not acceptable; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

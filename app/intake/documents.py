@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from app.models import Document
-from app.platform.i18n_marker import N_
+from app.platform.i18n_marker import N_, PatientMessageError
 from app.screening.questions import Option
 
 pillow_heif.register_heif_opener()
@@ -50,12 +50,8 @@ LOCKED_PDF = N_("The selected PDF has a password. Send it without the password, 
 TOO_MANY = N_("You have sent %(max)s files already. Call the clinic if you need to send more")
 
 
-class InvalidDocument(ValueError):
-    """A file that cannot be accepted; ``message`` (with ``params``) says why, in the patient's words."""
-
-    def __init__(self, message: str, **params: object) -> None:
-        super().__init__(message % params if params else message)
-        self.message, self.params = message, params
+class InvalidDocument(PatientMessageError):
+    """A file that cannot be accepted; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -10,3 +10,15 @@ from __future__ import annotations
 def N_(message: str) -> str:  # the conventional name of the no-op gettext marker
     """Mark ``message`` for extraction; return it unchanged."""
     return message
+
+
+class PatientMessageError(ValueError):
+    """Something the patient must fix, said in their words.
+
+    ``message`` is the English text with ``%(name)s`` placeholders (the translation's message id) and
+    ``params`` fills them; ``str()`` gives the English sentence, forms translate ``message`` instead.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message, self.params = message, params
