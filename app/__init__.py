@@ -266,8 +266,10 @@ def register_template_context(app: Flask) -> None:
     """Make the clinic's details, and the signed-in member of staff, available to every template."""
     from flask_login import current_user
 
+    from app.web.messenger import texting_on
+
     @app.context_processor
     def inject_clinic() -> dict[str, object]:
         # current_user is Flask-Login's proxy: the user is loaded only when a (staff) template reads it.
         return {"clinic": app.extensions["clinic"], "clinic_content": app.extensions["clinic_content"],
-                "current_user": current_user, "texting": bool(app.config.get("TEXT_PROVIDER"))}
+                "current_user": current_user, "texting": texting_on(app.config)}

@@ -136,3 +136,9 @@ def unread_by_request(session: Session, request_ids: list[int]) -> dict[int, int
         .group_by(InboundText.request_id)
     ).all()
     return {request_id: count for request_id, count in rows}
+
+
+def mark_read(session: Session, request_id: int, staff_id: int, now: datetime) -> None:
+    """The request's texts were shown to this member of staff: they count as read (no commit)."""
+    session.execute(update(InboundText).where(InboundText.request_id == request_id, InboundText.read_at.is_(None))
+                    .values(read_at=now, read_by_id=staff_id).execution_options(synchronize_session=False))

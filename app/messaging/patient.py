@@ -143,10 +143,7 @@ def queue_message(session: Session, req: ConsultationRequest, settings: Messagin
         subject, text = f"Text: {kind}", body or wording.render_text(kind, fields)
         recipient, phone_index = req.phone, req.phone_index
     else:
-        if body is not None:
-            subject, text = wording.render_email("call_us", fields)[0], body
-        else:
-            subject, text = wording.render_email(kind, fields)
+        subject, text = wording.render_email(kind, fields)  # staff's own words go by text only
         recipient, phone_index = req.email or "", None
         if kind == "visit" and req.scheduled_for is not None:
             attachment = visit_invitation(req, settings.clinic, settings.visit_length, now, settings.sender_address,

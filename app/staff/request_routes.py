@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import abort, current_app, flash, redirect, send_file, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
@@ -28,8 +28,9 @@ from app.casework.work import (
 from app.extensions import db
 from app.intake.documents import InvalidDocument, review_report
 from app.intake.reference import normalise_reference
+from app.messaging.inbound import mark_read
 from app.messaging.patient import MessageRefused, after_status_change, send_documents_link, staff_message
-from app.models import ConsultationRequest, Document, InboundText, StaffUser, utcnow
+from app.models import ConsultationRequest, Document, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_view import assignee_choices, request_page
@@ -72,8 +73,7 @@ def request_detail(reference: str) -> str:
     _audit("view_request", req)
     page = request_page(req)
     # The patient's texts are shown on this page: they count as read by whoever opened it.
-    db.session.execute(update(InboundText).where(InboundText.request_id == req.id, InboundText.read_at.is_(None))
-                       .values(read_at=utcnow(), read_by_id=current_user.id))
+    mark_read(db.session, req.id, current_user.id, utcnow())
     db.session.commit()
     return page
 

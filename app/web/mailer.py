@@ -27,7 +27,7 @@ from app.casework.notify import (
 )
 from app.extensions import db
 from app.models import utcnow
-from app.web.messenger import build_text_provider
+from app.web.messenger import build_text_provider, texting_on
 
 logger = logging.getLogger("app.casework.notify")
 
@@ -65,7 +65,7 @@ def queue_new_request_email(consultation: RequestNotice) -> bool:
     emergency = consultation.category == "emergency"
     intake = config["MAIL_INTAKE_ADDRESS"]
     oncall = config.get("ONCALL_EMAIL", "") if emergency else ""
-    oncall_phone = config.get("ONCALL_PHONE", "") if emergency and config.get("TEXT_PROVIDER") else ""
+    oncall_phone = config.get("ONCALL_PHONE", "") if emergency and texting_on(config) else ""
     if not intake and not oncall and not oncall_phone:
         return False
     try:
