@@ -138,6 +138,14 @@ class Config(SecurityConfig):
     DOCUMENT_MAX_BYTES = int(_env("DOCUMENT_MAX_MB", "10")) * 1024 * 1024
     # How many days a link staff send a patient (to send documents) keeps working.
     PATIENT_LINK_DAYS = int(_env("PATIENT_LINK_DAYS", "7"))
+    # Consultation times (README, Booking consultations). Who may book: staff (staff only), link (staff, and
+    # patients through a link staff send) or after_request (also a patient right after sending a request whose
+    # category is listed in BOOKING_AFTER_REQUEST_CATEGORIES, e.g. likely,possible).
+    BOOKING_BY = _env("BOOKING_BY", "link")
+    BOOKING_AFTER_REQUEST_CATEGORIES = _env("BOOKING_AFTER_REQUEST_CATEGORIES", "")
+    BOOKING_DAYS_AHEAD = _env("BOOKING_DAYS_AHEAD", "28")  # times are offered this many days ahead
+    BOOKING_NOTICE_HOURS = _env("BOOKING_NOTICE_HOURS", "24")  # a patient books at least this long before
+    BOOKING_LINK_DAYS = _env("BOOKING_LINK_DAYS", "7")  # a booking link expires after this many days
 
     # The clinic is configuration, not code. Defaults describe a demo clinic.
     CLINIC_NAME = _env("CLINIC_NAME", "Demo Spine & Pain Clinic")

@@ -54,8 +54,10 @@ def test_no_patient_url_names_a_record(app: Flask) -> None:
             # nothing that could pick a draft, screening or request.
             # The one exception is a link staff send (public.document_link): its token is 32 random bytes, stored
             # only as a hash, that expires; it names no patient (tests/test_documents.py).
+            # The booking pages (public.book_*) take a booking link's token alike (tests/test_booking.py).
             allowed = {"code"} if rule.endpoint == "public.choose_language" else (
-                {"token"} if rule.endpoint == "public.document_link" else {"slug"})
+                {"token"} if rule.endpoint == "public.document_link" or rule.endpoint.startswith("public.book_")
+                else {"slug"})
             assert set(rule.arguments) <= allowed, rule.rule
 
 

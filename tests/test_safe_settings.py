@@ -198,5 +198,10 @@ def test_texting_settings_that_would_fail_every_text_are_named() -> None:
     assert findings(TEXT_PROVIDER="twilio", TWILIO_ACCOUNT_SID="AC1").keys() == {"TWILIO_AUTH_TOKEN", "TWILIO_FROM"}
     assert "not known" in findings(TEXT_PROVIDER="sms")["TEXT_PROVIDER"]
     assert "e.g. VISIT_REMINDERS=2d,2h" in findings(VISIT_REMINDERS="2 days")["VISIT_REMINDERS"]
+    assert "use staff, link or after_request" in findings(BOOKING_BY="patients")["BOOKING_BY"]
+    assert "not emergency" in findings(BOOKING_BY="after_request", BOOKING_AFTER_REQUEST_CATEGORIES="likely,emergency")[
+        "BOOKING_AFTER_REQUEST_CATEGORIES"]
+    assert "whole number" in findings(BOOKING_LINK_DAYS="a week")["BOOKING_LINK_DAYS"]
+    assert "from 1 to 365" in findings(BOOKING_DAYS_AHEAD="0")["BOOKING_DAYS_AHEAD"]
     assert "write it as 07:30" in findings(OVERDUE_DIGEST_TIME="7.30am")["OVERDUE_DIGEST_TIME"]
     assert "international form" in findings(ONCALL_PHONE="503 555 0111")["ONCALL_PHONE"]

@@ -121,6 +121,12 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/staff/requests/{ref}/message": ("frontdesk", "admin"),
     "/staff/requests/{ref}/documents-link": ("frontdesk", "admin"),
     "/staff/requests/{ref}/documents/{doc}/review": ("frontdesk", "clinician", "admin"),
+    "/staff/requests/{ref}/book": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/booking/cancel": ("frontdesk", "admin"),
+    "/staff/requests/{ref}/booking-link": ("frontdesk", "admin"),
+    "/staff/admin/schedule/locations": ("admin",),
+    "/staff/admin/schedule/hours": ("admin",),
+    "/staff/admin/schedule/exceptions": ("admin",),
     "/staff/admin/accounts": ("admin",),
     "/staff/admin/accounts/{other}/disable": ("admin",),
     "/staff/admin/accounts/{other}/enable": ("admin",),
@@ -134,6 +140,8 @@ GETS: dict[str, tuple[str, ...]] = {
     "/staff/admin/audit": ("admin",),
     "/staff/admin/outbox": ("admin",),
     "/staff/messages": ("frontdesk", "clinician", "admin"),
+    "/staff/admin/schedule": ("admin",),
+    "/staff/day": ("frontdesk", "clinician", "admin"),
 }
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.intake.drafts import purge_expired
 from app.models import (
+    Booking,
     ConsultationRequest,
     Document,
     Draft,
@@ -128,6 +129,8 @@ def _delete_requests(session: Session, ids: list[int], cutoff: datetime) -> tupl
     session.execute(delete(InboundText).where(InboundText.request_id.in_(ids))
                     .execution_options(synchronize_session=False))
     session.execute(delete(Document).where(Document.request_id.in_(ids))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(Booking).where(Booking.request_id.in_(ids))
                     .execution_options(synchronize_session=False))
     removed = session.execute(delete(ConsultationRequest).where(ConsultationRequest.id.in_(ids))
                               .execution_options(synchronize_session=False))

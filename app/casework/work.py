@@ -39,8 +39,9 @@ def _check_version(request: ConsultationRequest, expected: int) -> None:
         raise StaleRequest
 
 
-def _event(request: ConsultationRequest, actor: StaffUser, now: datetime, kind: str, **values: Any) -> RequestEvent:
-    event = RequestEvent(staff_id=actor.id, kind=kind, created_at=now, **values)
+def _event(request: ConsultationRequest, actor: StaffUser | None, now: datetime, kind: str,
+           **values: Any) -> RequestEvent:
+    event = RequestEvent(staff_id=actor.id if actor else None, kind=kind, created_at=now, **values)
     request.events.append(event)  # appended through the parent so it joins the parent's session
     request.updated_at = now  # touching the row bumps its version, so concurrent edits conflict
     return event
@@ -100,9 +101,27 @@ def change_status(request: ConsultationRequest, to: str, *, actor: StaffUser, no
     _move(request, to, actor=actor, now=now, scheduled_for=scheduled_for, outcome=outcome, note=_clean_note(note))
 
 
-def _move(request: ConsultationRequest, to: str, *, actor: StaffUser, now: datetime,
-          scheduled_for: datetime | None = None, outcome: str | None = None, note: str | None = None) -> None:
-    data: dict[str, Any] = {}
+def schedule_visit(request: ConsultationRequest, when: datetime, *, actor: StaffUser | None, now: datetime,
+                   data: dict[str, Any] | None = None) -> None:
+    """Set the visit to ``when`` for a booked consultation time (app/scheduling): a new request is put in
+    progress first, a scheduled one is moved. ``actor`` None: the patient booked it through a link."""
+    if not request.is_open:
+        raise InvalidChange("This request is closed; reopen it before booking a time")
+    if request.status == "new":
+        _move(request, "in_progress", actor=actor, now=now, keep_booking=True)
+    _move(request, "scheduled", actor=actor, now=now, scheduled_for=when, data=data, keep_booking=True)
+
+
+def _move(request: ConsultationRequest, to: str, *, actor: StaffUser | None, now: datetime,
+          scheduled_for: datetime | None = None, outcome: str | None = None, note: str | None = None,
+          data: dict[str, Any] | None = None, keep_booking: bool = False) -> None:
+    data = dict(data or {})
+    if not keep_booking and (to != "scheduled" or scheduled_for is not None):
+        # The booked time no longer holds (the visit ended, or was set to a time typed by hand): free it.
+        for booking in request.bookings:
+            if booking.cancelled_at is None:
+                booking.cancelled_at = now
+                data["booking_cancelled"] = booking.id
     if to == "scheduled" and scheduled_for is not None:
         request.scheduled_for = scheduled_for
         data["scheduled_for"] = scheduled_for.isoformat()

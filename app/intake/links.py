@@ -1,7 +1,7 @@
-"""Links staff send a patient to do one thing for their request (send documents). No Flask.
+"""Links staff send a patient to do one thing for their request (send documents, book a time). No Flask.
 
 A link is 32 random bytes in the URL; only their SHA-256 is stored. It names no patient, works until it
-expires, and finds nothing once its request is purged.
+expires (a booking link also until it is used), and finds nothing once its request is purged.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import ConsultationRequest, PatientLink
 
-PURPOSES = ("documents",)
+PURPOSES = ("documents", "booking")
 
 
 def _hash(token: str) -> str:
@@ -39,5 +39,22 @@ def request_for_link(session: Session, token: str, purpose: str, now: datetime) 
         return None
     return session.scalar(
         select(ConsultationRequest).join(PatientLink, PatientLink.request_id == ConsultationRequest.id)
-        .where(PatientLink.token_hash == _hash(token), PatientLink.purpose == purpose, PatientLink.expires_at > now)
+        .where(PatientLink.token_hash == _hash(token), PatientLink.purpose == purpose, PatientLink.expires_at > now,
+               PatientLink.used_at.is_(None))
     )
+
+
+def use_link(session: Session, token: str, purpose: str, now: datetime) -> ConsultationRequest | None:
+    """Mark a live link used (no commit) and return its request; None when it is unknown, expired or used.
+
+    One conditional UPDATE: of two submissions of the same link at once, exactly one gets the request.
+    """
+    found = request_for_link(session, token, purpose, now)
+    if found is None:
+        return None
+    marked = session.execute(
+        update(PatientLink)
+        .where(PatientLink.token_hash == _hash(token), PatientLink.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)
+    )
+    return found if getattr(marked, "rowcount", 0) == 1 else None

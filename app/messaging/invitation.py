@@ -30,9 +30,10 @@ def visit_invitation(req: ConsultationRequest, clinic: Clinic, length: timedelta
     event.add("sequence", int(now.timestamp()))  # later invitations replace earlier ones
     start = req.scheduled_for.astimezone(clinic.timezone)
     event.add("dtstart", start)
-    event.add("dtend", start + length)
+    booking = req.active_booking
+    event.add("dtend", start + (booking.ends_at - booking.starts_at if booking else length))
     event.add("summary", summary)
-    event.add("location", clinic.address)
+    event.add("location", f"{booking.location.name}, {booking.location.address}" if booking else clinic.address)
     event.add("description", f"Reference {req.reference}. If you cannot come, call {clinic.phone}.")
     if organizer:
         event["organizer"] = vCalAddress(f"mailto:{organizer}")

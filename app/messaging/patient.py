@@ -48,7 +48,7 @@ MESSAGE_WORDS = {
     "reminder": "visit reminder", "tried": "“we tried to reach you”", "call_us": "“please call us”",
     "reply": "message", "help": "help reply", "start": "texts-on-again reply",
     "confirmed": "“visit confirmed” reply", "reschedule": "“we will call about a new time” reply",
-    "documents_link": "link to send documents",
+    "documents_link": "link to send documents", "booking_link": "link to book a time",
 }
 
 
@@ -105,7 +105,14 @@ def _fields(req: ConsultationRequest, settings: MessagingSettings, language: str
         **clinic_fields(settings),
         "reference": req.reference,
         "when": when_words(req.scheduled_for, clinic, language) if req.scheduled_for else "",
+        "address": visit_address(req, clinic),
     }
+
+
+def visit_address(req: ConsultationRequest, clinic: Clinic) -> str:
+    """Where the visit is: the booked location's name and address, else the clinic's address."""
+    booking = req.active_booking
+    return f"{booking.location.name}, {booking.location.address}" if booking else clinic.address
 
 
 def can_text(session: Session, req: ConsultationRequest, settings: MessagingSettings) -> bool:
@@ -196,7 +203,7 @@ def visit_booked(session: Session, req: ConsultationRequest, settings: Messaging
 
 
 def after_status_change(session: Session, req: ConsultationRequest, before: tuple[str, datetime | None],
-                        settings: MessagingSettings, now: datetime, actor: StaffUser) -> None:
+                        settings: MessagingSettings, now: datetime, actor: StaffUser | None) -> None:
     """Queue a visit's confirmation and reminders when it is booked or moved; cancel them when it is not on."""
     status, scheduled_for = before
     if req.status == "scheduled" and (status != "scheduled" or scheduled_for != req.scheduled_for):

@@ -17,8 +17,8 @@ DEFAULTS = Path(__file__).resolve().parent.parent / "platform" / "content" / "me
 PLACEHOLDERS = frozenset({"clinic", "clinic_phone", "reference", "days", "when", "address", "link"})
 # Texts: every kind. Emails: the kinds sent by email too, each with a subject.
 TEXT_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us", "help", "start", "confirmed",
-              "reschedule", "documents_link")
-EMAIL_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us", "documents_link")
+              "reschedule", "documents_link", "booking_link")
+EMAIL_KINDS = ("acknowledgement", "visit", "reminder", "tried", "call_us", "documents_link", "booking_link")
 TEXT_MAX = 480  # three text segments; longer texts cost more and arrive split
 LANGUAGES = ("en", "es")
 

@@ -15,6 +15,7 @@ from app.models.patient import (
     Screening,
     SurnameKey,
 )
+from app.models.schedule import Booking, Location, ScheduleException, WeeklyHours
 from app.models.staff import ROLES, RecoveryCode, StaffSession, StaffUser
 from app.models.work import EVENT_KINDS, RequestEvent
 
@@ -26,22 +27,26 @@ __all__ = [
     "OPEN_STATUSES",
     "ROLES",
     "AuditEvent",
+    "Booking",
     "ConsultationRequest",
     "DailyJob",
     "Document",
     "Draft",
     "EmergencyScreenCount",
     "InboundText",
+    "Location",
     "OutboxMessage",
     "PatientLink",
     "RecoveryCode",
     "RequestEvent",
     "RequestStatusCount",
+    "ScheduleException",
     "Screening",
     "StaffSession",
     "StaffUser",
     "SurnameKey",
     "TextOptOut",
     "UTCDateTime",
+    "WeeklyHours",
     "utcnow",
 ]

@@ -17,7 +17,7 @@ AUDIT_ACTIONS = (
     "sessions_ended", "two_factor_enabled", "two_factor_reset", "recovery_code_used", "login_locked",
     "account_unlock",
     "purge", "backup", "restore", "keys_rotate", "view_audit", "view_outbox", "view_system", "view_messages",
-    "view_document",
+    "view_document", "view_day", "schedule_change",
 )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
 from app.models.base import EncryptedDate, EncryptedJSON, EncryptedText, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from app.models.schedule import Booking
 
 
 class Draft(db.Model):
@@ -151,6 +154,13 @@ class ConsultationRequest(db.Model):
         back_populates="request", order_by="RequestEvent.id", cascade="all, delete-orphan"
     )
     surname_keys: Mapped[list[SurnameKey]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+    bookings: Mapped[list[Booking]] = relationship(back_populates="request", order_by="Booking.id",
+                                                   passive_deletes=True)
+
+    @property
+    def active_booking(self) -> Booking | None:
+        """The consultation time booked for this request and not cancelled, if any."""
+        return next((b for b in self.bookings if b.cancelled_at is None), None)
 
 
 class SurnameKey(db.Model):

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from app.messaging.settings import parse_reminders
+from app.scheduling.times import ScheduleError, parse_booking_settings
 from app.security.crypto import KeyConfigError, Keyring
 
 # The demo clinic's details (config.py's defaults): a production site showing them sends patients to a
@@ -77,6 +78,10 @@ def _unsafe(config: Mapping[str, Any], production: bool) -> Iterator[Finding]:
 def _unsafe_findings(config: Mapping[str, Any], production: bool) -> Iterator[tuple[str, str, bool]]:
     yield from _database(config, production)
     yield from _messaging(config, production)
+    try:
+        parse_booking_settings(config)
+    except ScheduleError as exc:
+        yield (exc.setting, str(exc), True)
     if production:
         yield from _production_only(config)
     workers = int(config.get("WEB_CONCURRENCY") or 1)

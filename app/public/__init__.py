@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__, template_folder=None)
 
-from app.public import content_routes, routes  # noqa: E402,F401  (routes register themselves on bp)
+from app.public import booking_routes, content_routes, routes  # noqa: E402,F401  (routes register themselves on bp)

@@ -341,6 +341,12 @@ class DocumentForm(FlaskForm):
             raise ValidationError(gettext(documents.CHOOSE_FILE))
 
 
+class ChoiceForm(FlaskForm):
+    """One question answered by one radio button, its choices made by the page (a place, a day, a time)."""
+
+    choice = RadioField(validate_choice=False, coerce=_keep_none)
+
+
 class ConfirmForm(FlaskForm):
     """A button-only form (CSRF token included): confirm answers, or send the request."""
 

@@ -49,6 +49,7 @@ from app.screening.navigation import UnknownPage, blocking_page, first_incomplet
 from app.screening.questions import BY_FIELD, PAGES, STEPS, Page, describe_by_step
 from app.screening.rules import emergency_flags
 from app.screening.texts import unmet_text
+from app.web.booking import booking_settings
 from app.web.i18n import SUPPORTED, current_language, patient_date, remember_language, safe_next
 from app.web.mailer import deliver_soon, queue_new_request_email
 from app.web.messenger import queue_acknowledgement, texting_on
@@ -338,7 +339,9 @@ def request_sent(draft: Draft, screening: Screening) -> str | BaseResponse:
         return see_other("public.request_details")
     checklist = visit_checklist(assessment_of(screening).cautions, screening.answers)
     page = render_template("public/request_sent.html", consultation=screening.request, checklist=checklist,
-                           done_on=_clinic_day(screening.request.created_at))
+                           done_on=_clinic_day(screening.request.created_at), book_form=ConfirmForm(),
+                           can_book=booking_settings().right_after_request(screening.request.category)
+                           and screening.request.active_booking is None)
     db.session.commit()  # the draft's activity time; after rendering, so the page reads nothing expired
     return page
 

@@ -74,6 +74,7 @@ login_manager.unauthorized_handler(_refuse_anonymous)
 from app.staff import (  # noqa: E402,F401
     admin_routes,
     auth_routes,
+    booking_routes,
     codebook_routes,
     dashboard_routes,
     export_routes,
@@ -83,6 +84,7 @@ from app.staff import (  # noqa: E402,F401
     outbox_routes,
     queue_routes,
     request_routes,
+    schedule_routes,
     session_routes,
     two_factor_routes,
 )

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app.extensions import db
 from app.models import ROLES
+from app.scheduling.times import WEEKDAYS
 from app.security.accounts import AccountError, check_password_rules, find_by_email, normalise_email
 
 
@@ -68,3 +78,45 @@ class AccountForm(FlaskForm):
 
 class AccountActionForm(FlaskForm):
     """A button on the accounts page (disable, enable, end sessions, reset two-factor): a POST with a CSRF token."""
+
+
+class LocationForm(FlaskForm):
+    """A place consultations happen."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, prefix="place", **kwargs)  # type: ignore[arg-type]  # three forms on one page
+
+    name = StringField("Name", validators=[DataRequired("Enter the location's name"), Length(max=80)])
+    address = StringField("Address", validators=[DataRequired("Enter the address patients go to"), Length(max=200)])
+    phone = StringField("Phone (optional)", validators=[Length(max=40)])
+
+
+class HoursForm(FlaskForm):
+    """One row of the weekly template."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, prefix="hours", **kwargs)  # type: ignore[arg-type]  # three forms on one page
+
+    location = SelectField("Location", validators=[InputRequired("Choose a location")])
+    weekday = SelectField("Day", choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)],
+                          validators=[InputRequired("Choose a day")])
+    start = TimeField("From", validators=[InputRequired("Enter the time the first visit starts, like 09:00")])
+    end = TimeField("To", validators=[InputRequired("Enter the time the last visit ends, like 12:00")])
+    visit_minutes = IntegerField("Minutes per visit", default=30,
+                                 validators=[InputRequired("Enter how many minutes a visit takes")])
+    seats = IntegerField("Visits at the same time", default=1,
+                         validators=[InputRequired("Enter how many visits can happen at the same time")])
+
+
+class ExceptionForm(FlaskForm):
+    """Days (or some hours of them) when no time is offered."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, prefix="closed", **kwargs)  # type: ignore[arg-type]  # three forms on one page
+
+    location = SelectField("Location", validate_choice=False)
+    first_day = DateField("First day", validators=[InputRequired("Enter the first day")])
+    last_day = DateField("Last day (optional, for one day)", validators=[Optional()])
+    start = TimeField("From (optional)", validators=[Optional()])
+    end = TimeField("To (optional)", validators=[Optional()])
+    reason = StringField("Reason", validators=[DataRequired("Enter a reason, for example Holiday"), Length(max=80)])

@@ -130,7 +130,7 @@ def request_documents_link(reference: str) -> str | Response:
     def link_url(token: str) -> str:
         return base + url_for("public.document_link", token=token)
 
-    return _apply(reference, form, lambda req: send_documents_link(
+    return apply_change(reference, form, lambda req: send_documents_link(
         db.session, req, messaging_settings(), utcnow(), current_user, expected_version=form.version.data,
         valid_for=timedelta(days=int(current_app.config["PATIENT_LINK_DAYS"])), link_url=link_url),
         "documents_link")
@@ -153,7 +153,8 @@ def _shown_again(req: ConsultationRequest, form: FlaskForm, status: int) -> tupl
     return request_page(req, forms={type(form).__name__: form}, status=status)
 
 
-def _apply(reference: str, form: FlaskForm, change: Callable[[ConsultationRequest], None], what: str) -> str | Response:
+def apply_change(reference: str, form: FlaskForm, change: Callable[[ConsultationRequest], None],
+                 what: str) -> str | Response:
     """Validate, apply one change, audit it in the same transaction, and redirect; refuse stale saves."""
     req = load(reference)
     if not form.validate_on_submit():
@@ -185,7 +186,7 @@ def request_assign(reference: str) -> str | Response:
         assignee = db.session.get(StaffUser, int(form.assignee.data)) if form.assignee.data else None
         assign(req, assignee, actor=current_user, now=utcnow(), expected_version=form.version.data)
 
-    return _apply(reference, form, change, "assign")
+    return apply_change(reference, form, change, "assign")
 
 
 @bp.post("/requests/<reference>/assign-to-me")
@@ -193,7 +194,7 @@ def request_assign(reference: str) -> str | Response:
 def request_take(reference: str) -> str | Response:
     """Assign the request to the person who clicked (one click, from the call list or the request page)."""
     form = TakeForm()
-    return _apply(reference, form, lambda req: assign(
+    return apply_change(reference, form, lambda req: assign(
         req, current_user, actor=current_user, now=utcnow(), expected_version=form.version.data), "assign")
 
 
@@ -203,7 +204,7 @@ def request_callback(reference: str) -> str | Response:
     """Set or clear the time the patient asked to be called back."""
     form = CallbackForm()
     tz = current_app.extensions["clinic"].timezone
-    return _apply(reference, form, lambda req: set_callback(
+    return apply_change(reference, form, lambda req: set_callback(
         req, form.callback_at(tz), actor=current_user, now=utcnow(), expected_version=form.version.data), "callback")
 
 
@@ -212,7 +213,7 @@ def request_callback(reference: str) -> str | Response:
 def request_emergency_steps(reference: str) -> str | Response:
     """Record the steps of the emergency protocol that were done."""
     form = EmergencyStepsForm()
-    return _apply(reference, form, lambda req: record_emergency_steps(
+    return apply_change(reference, form, lambda req: record_emergency_steps(
         req, list(form.steps.data or []), actor=current_user, now=utcnow(), note=form.note.data,
         expected_version=form.version.data), "emergency_steps")
 
@@ -222,7 +223,7 @@ def request_emergency_steps(reference: str) -> str | Response:
 def request_contact(reference: str) -> str | Response:
     """Log a contact attempt."""
     form = ContactAttemptForm()
-    return _apply(reference, form, lambda req: log_contact(
+    return apply_change(reference, form, lambda req: log_contact(
         req, method=form.method.data, outcome=form.outcome.data, note=form.note.data, actor=current_user,
         now=utcnow(), expected_version=form.version.data), "contact_attempt")
 
@@ -240,7 +241,7 @@ def request_status(reference: str) -> str | Response:
                       scheduled_for=form.appointment(tz), outcome=form.outcome.data or None, note=form.note.data)
         after_status_change(db.session, req, before, messaging_settings(), now, current_user)
 
-    return _apply(reference, form, change, "status")
+    return apply_change(reference, form, change, "status")
 
 
 @bp.post("/requests/<reference>/message")
@@ -249,7 +250,7 @@ def request_message(reference: str) -> str | Response:
     """Send the patient a ready-made message or a short text (through the outbox)."""
     form = MessageForm()
     own = form.message.data == "own"
-    return _apply(reference, form, lambda req: staff_message(
+    return apply_change(reference, form, lambda req: staff_message(
         db.session, req, messaging_settings(), utcnow(), current_user, expected_version=form.version.data,
         template=None if own else form.message.data, text=form.text.data if own else None), "message")
 
@@ -259,5 +260,5 @@ def request_message(reference: str) -> str | Response:
 def request_note(reference: str) -> str | Response:
     """Add a note to the timeline."""
     form = NoteForm()
-    return _apply(reference, form, lambda req: add_note(req, form.text.data or "", actor=current_user, now=utcnow()),
-                  "note")
+    return apply_change(reference, form, lambda req: add_note(req, form.text.data or "", actor=current_user,
+                                                              now=utcnow()), "note")

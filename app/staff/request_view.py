@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import render_template
+from datetime import timedelta
+
+from flask import current_app, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select
@@ -22,7 +24,8 @@ from app.intake import contact
 from app.intake.documents import documents_of, kind_label, patient_said
 from app.intake.workflow import DUPLICATE_WINDOW
 from app.messaging.patient import MESSAGE_WORDS, channel_for
-from app.models import ConsultationRequest, OutboxMessage, RequestEvent, StaffUser, utcnow
+from app.models import ConsultationRequest, Location, OutboxMessage, RequestEvent, StaffUser, utcnow
+from app.scheduling.times import free_times
 from app.screening import RULE_VERSION
 from app.screening.checklist import visit_checklist
 from app.screening.questions import BY_FIELD, describe_by_step
@@ -30,6 +33,7 @@ from app.screening.reassessment import reassess
 from app.staff.access import ADD_NOTES, EXPORT, WORK_REQUESTS
 from app.staff.work_forms import (
     AssignForm,
+    BookTimeForm,
     CallbackForm,
     ContactAttemptForm,
     EmergencyStepsForm,
@@ -39,6 +43,7 @@ from app.staff.work_forms import (
     StatusForm,
     TakeForm,
 )
+from app.web.booking import booking_settings, clinic_day, day_words, time_words
 from app.web.messenger import messaging_settings
 
 
@@ -68,6 +73,19 @@ def assignee_choices() -> list[SelectChoice]:
     return [SelectChoice("", "Nobody"), *(SelectChoice(str(p.id), p.name) for p in people)]
 
 
+def free_time_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The free times staff may book (no notice needed), grouped by location and day for one select box."""
+    times = free_times(db.session, current_app.extensions["clinic"].timezone, now=utcnow(),
+                       settings=booking_settings(), notice=timedelta(0))
+    names = dict(db.session.execute(select(Location.id, Location.name)).tuples().all()) if times else {}
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for t in times:
+        label = f"{names.get(t.location_id, '')}: {day_words(clinic_day(t.starts_at), 'en')}"
+        groups.setdefault(label, []).append((f"{t.location_id}|{t.starts_at.isoformat()}",
+                                             time_words(t.starts_at, "en")))
+    return list(groups.items())
+
+
 def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None = None,
                  template: str = "staff/request.html", status: int = 200) -> tuple[str, int] | str:
     """Render a request; ``forms`` keeps what a member of staff typed when their save was refused."""
@@ -85,6 +103,7 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         "callback": given.get("CallbackForm") or CallbackForm(formdata=None),
         "emergency": given.get("EmergencyStepsForm") or EmergencyStepsForm(formdata=None),
         "message": given.get("MessageForm") or MessageForm(formdata=None),
+        "book": given.get("BookTimeForm") or BookTimeForm(formdata=None),
     }
     for form in work.values():
         if hasattr(form, "version"):
@@ -104,6 +123,8 @@ def request_page(req: ConsultationRequest, *, forms: dict[str, FlaskForm] | None
         message_channel=channel_for(db.session, req, messaging_settings()), outbox=request_messages(req),
         message_words=MESSAGE_WORDS, documents=documents_of(db.session, req.id), document_kind=kind_label,
         patient_said=patient_said(req.screening.answers), review_form=ReportReviewForm,
+        booking=req.active_booking, free_times=free_time_groups() if req.is_open else [],
+        booking_links=booking_settings().links, day_words=day_words, time_words=time_words, clinic_day=clinic_day,
     )
     return (page, status) if status != 200 else page
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,21 @@ class AssignForm(VersionedForm):
     """Give the request to a member of staff, or to nobody."""
 
     assignee = SelectField("Assign to", choices=[], validate_choice=True)
+
+
+class BookTimeForm(VersionedForm):
+    """Book (or move to) a free consultation time: ``<location id>|<start in ISO 8601>``."""
+
+    slot = SelectField("Free time", validate_choice=False, validators=[InputRequired("Choose a time")])
+
+    def chosen(self) -> tuple[int, datetime] | None:
+        """The location and start chosen, or None when the value is not one the page offers."""
+        location, _, start = (self.slot.data or "").partition("|")
+        try:
+            moment = datetime.fromisoformat(start)
+        except ValueError:
+            return None
+        return (int(location), moment.astimezone(UTC)) if location.isdigit() and moment.tzinfo else None
 
 
 class TakeForm(VersionedForm):
