@@ -195,7 +195,7 @@ def test_the_patient_books_through_a_link_which_then_stops_working(app: Flask) -
     assert again.status_code == 410 and "This link has expired" in again.text
     assert phone.post(check_path, data={"csrf_token": csrf_token(check)}).status_code == 410
     page = staff.get(f"/staff/requests/{reference}").text
-    assert "Booked by the patient" in page
+    assert "Booked by the patient" in page and "booked by the patient through their link" in page
     assert reference in staff.get("/staff/day?date=" + req.scheduled_for.astimezone(LA).date().isoformat()).text
 
 
@@ -217,6 +217,8 @@ def test_a_second_patient_cannot_take_the_same_time(app: Flask) -> None:
     refused = phones[1].post(checks[1][0], data={"csrf_token": checks[1][1]})
     assert refused.status_code == 409
     assert "That time has just been booked by someone else. Choose another time." in refused.text
+    # Shown at the check page's address, the times form still goes to the time page.
+    assert re.search(r'<form method="post" action="/book/[^"]+/time\?', refused.text)
     with app.app_context():
         assert len(db.session.scalars(select(Booking)).all()) == 1
     # The second patient's link still works: they choose another time.

@@ -84,3 +84,35 @@ def test_the_texting_pages_are_valid_html(make_app: Callable[..., Flask], tmp_pa
     assert "Type the message" in pages["message-errors"] and "1 unread" in pages["messages"]
     errors = nu_errors(pages, tmp_path)
     assert not errors, "\n".join(errors)
+
+
+def test_the_booking_pages_are_valid_html(app: Flask, tmp_path: Path) -> None:
+    from tests.journey import csrf_token
+    from tests.test_booking import choose, every_day_mornings, first_radio, send_link, staff_book
+
+    admin = app.test_client()
+    login(admin, make_staff(app, "admin", name="Ada Admin"))
+    pages = {"schedule-empty": admin.get("/staff/admin/schedule").text}
+    every_day_mornings(app)
+    reference = seed_request(app, email="ana@example.com")
+    token = csrf_token(admin.get("/staff/admin/schedule").text)
+    pages["schedule-errors"] = admin.post("/staff/admin/schedule/exceptions",
+                                          data={"csrf_token": token, "closed-reason": ""}).text
+    pages["request-free-times"] = admin.get(f"/staff/requests/{reference}").text
+    path = send_link(app, admin, reference)
+    phone = app.test_client()
+    day_page = phone.get(path, follow_redirects=True)
+    pages["book-day"] = day_page.text
+    time_path = choose(phone, day_page.request.path + "?" + day_page.request.query_string.decode(),
+                       first_radio(day_page.text))
+    pages["book-time"] = phone.get(time_path).text
+    check_path = choose(phone, time_path, first_radio(pages["book-time"]))
+    pages["book-check"] = phone.get(check_path).text
+    phone.post(check_path, data={"csrf_token": csrf_token(pages["book-check"])})
+    pages["booked"] = phone.get("/book/booked").text
+    pages["request-booked"] = admin.get(f"/staff/requests/{reference}").text
+    assert staff_book(admin, seed_request(app, phone="+14155550111"))[0] == 303
+    pages["day-list"] = admin.get("/staff/day?date=" + check_path.split("at=")[1][:10]).text
+    assert "Your visit is booked" in pages["booked"] and "Booked by the patient" in pages["request-booked"]
+    errors = nu_errors(pages, tmp_path)
+    assert not errors, "\n".join(errors)

@@ -131,7 +131,9 @@ def book_day(token: str) -> tuple[str, int] | BaseResponse:
 
 def _time_page(token: str, location_id: int, day: date, form: ChoiceForm, status: int) -> tuple[str, int]:
     options = [Option(t.starts_at.isoformat(), time_words(t.starts_at)) for t in _times(location_id, day)]
+    # The form always goes to the time page, also when shown from the check page after a time was taken.
     return _page("public/book_question.html", status, form=form, options=options,
+                 action=url_for("public.book_time", token=token, location=location_id, day=day.isoformat()),
                  question=gettext("What time on %(day)s?", day=day_words(day)),
                  back=url_for("public.book_day", token=token, location=location_id, day=day.isoformat()))
 
