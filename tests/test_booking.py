@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.casework.retention import RetentionPolicy, purge
 from app.extensions import db
@@ -19,7 +20,7 @@ from app.scheduling.booking import TimeTaken, book
 from app.scheduling.times import BookingSettings, add_exception, add_hours, add_location, free_times
 from app.web.messenger import messaging_settings
 from tests.factories import login, make_staff, seed_request
-from tests.journey import csrf_token
+from tests.journey import CONTACT, csrf_token
 
 LA = ZoneInfo("America/Los_Angeles")
 SCHEDULE = "/staff/admin/schedule"
@@ -192,8 +193,11 @@ def test_the_patient_books_through_a_link_which_then_stops_working(app: Flask) -
                                       .order_by(RequestEvent.id)).all()
         assert statuses == ["in_progress", "scheduled"]
     again = phone.get(path)
-    assert again.status_code == 410 and "This link has expired" in again.text
-    assert phone.post(check_path, data={"csrf_token": csrf_token(check)}).status_code == 410
+    assert again.status_code == 410 and "This link has been used" in again.text
+    second_click = phone.post(check_path, data={"csrf_token": csrf_token(check)})
+    assert second_click.status_code == 410 and "Your visit is booked" in second_click.text
+    with app.app_context():
+        assert len(db.session.scalars(select(Booking)).all()) == 1  # the second click booked nothing
     page = staff.get(f"/staff/requests/{reference}").text
     assert "Booked by the patient" in page and "booked by the patient through their link" in page
     assert reference in staff.get("/staff/day?date=" + req.scheduled_for.astimezone(LA).date().isoformat()).text
@@ -350,3 +354,83 @@ def test_purge_removes_bookings_with_their_request(app: Flask) -> None:
             draft_idle=timedelta(days=1), screening_days=1, request_days=1))
         db.session.commit()
         assert db.session.scalars(select(Booking)).all() == []
+
+
+def test_an_expired_or_unknown_booking_link_says_so(app: Flask) -> None:
+    every_day_mornings(app)
+    reference = seed_request(app, email="ana@example.com")
+    path = send_link(app, signed_in(app, "frontdesk"), reference)
+    with app.app_context():
+        db.session.execute(text("UPDATE patient_link SET expires_at = :past"), {"past": utcnow() - timedelta(1)})
+        db.session.commit()
+    for address in (path, path + "/day?location=1", "/book/not-a-real-token"):
+        gone = app.test_client().get(address)
+        assert gone.status_code == 410 and "This link has expired" in gone.text
+
+
+def test_staff_only_booking_has_no_link_to_send(make_app: Callable[..., Flask]) -> None:
+    app = make_app(BOOKING_BY="staff")
+    every_day_mornings(app)
+    reference = seed_request(app, email="ana@example.com")
+    staff = signed_in(app, "frontdesk")
+    page = staff.get(f"/staff/requests/{reference}").text
+    assert "Book a free time" in page and "link to choose a time" not in page
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    refused = staff.post(f"/staff/requests/{reference}/booking-link",
+                         data={"csrf_token": csrf_token(page), "version": version})
+    assert refused.status_code == 400 and "staff only" in refused.text
+    with app.app_context():
+        assert db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "booking_link")).all() == []
+
+
+def test_patients_of_an_allowed_category_book_right_after_sending(make_app: Callable[..., Flask]) -> None:
+    from tests.answers import answers_with
+    from tests.journey import see_result, send_request
+
+    app = make_app(BOOKING_BY="after_request", BOOKING_AFTER_REQUEST_CATEGORIES="likely")
+    every_day_mornings(app)
+    likely = app.test_client()
+    see_result(likely, answers_with())
+    send_request(likely)
+    sent = likely.get("/request/sent").text
+    assert "Book your visit now" in sent
+    opened = likely.post("/request/book", data={"csrf_token": csrf_token(sent)})
+    assert opened.status_code == 303 and opened.headers["Location"].startswith("/book/")
+    day_page = likely.get(opened.headers["Location"], follow_redirects=True)
+    assert "Which day suits you?" in day_page.text
+    unlikely = app.test_client()
+    see_result(unlikely, answers_with(main_pain="back", leg_symptoms="none"))
+    send_request(unlikely, {**CONTACT, "phone": "(415) 555-0142"})
+    sent = unlikely.get("/request/sent").text
+    assert "Book your visit now" not in sent
+    token = csrf_token(unlikely.get("/request/documents").text)  # this page has no form of its own now
+    assert unlikely.post("/request/book", data={"csrf_token": token}).status_code == 404
+
+
+def test_with_two_locations_the_patient_chooses_the_place_first(app: Flask) -> None:
+    every_day_mornings(app)
+    with app.app_context():
+        second = add_location(db.session, "Spine 100% Center", "9 Other Road, Oakland", "")
+        db.session.flush()
+        add_hours(db.session, second, utcnow().astimezone(LA).weekday(), time(13), time(14), 60, 1)
+        db.session.commit()
+        second_id = second.id
+    reference = seed_request(app, email="ana@example.com")
+    staff = signed_in(app, "frontdesk")
+    path = send_link(app, staff, reference)
+    phone = app.test_client()
+    page = phone.get(path)
+    assert "Where do you want to have your visit?" in page.text
+    assert "Spine 100% Center" in page.text and "9 Other Road, Oakland" in page.text
+    nothing = phone.post(path, data={"csrf_token": csrf_token(page.text)})
+    assert nothing.status_code == 400 and "Choose where you want to have your visit" in nothing.text
+    day_path = choose(phone, path, str(second_id))
+    assert f"location={second_id}" in day_path
+    day_page = phone.get(day_path).text
+    assert "Back" in day_page  # to the places
+    # The request closed meanwhile: the link books nothing.
+    with app.app_context():
+        req = db.session.scalars(select(ConsultationRequest)).one()
+        req.status, req.is_open = "closed", False
+        db.session.commit()
+    assert phone.get(day_path).status_code == 410

@@ -254,3 +254,18 @@ def test_staff_send_a_link_and_the_patient_sends_documents_through_it(make_app: 
     expired = phone.get(path)
     assert expired.status_code == 410 and "This link has expired" in expired.text
     assert app.test_client().get("/documents/not-a-real-token").status_code == 410
+
+
+def test_the_csv_export_says_how_many_documents_each_request_has(app: Flask) -> None:
+    from tests.factories import seed_request
+    from tests.test_export import download
+
+    patient, with_documents = sent_patient(app)
+    upload(patient, "imaging_report", pdf_bytes())
+    upload(patient, "insurance_front", phone_photo(), "card.jpg")
+    without = seed_request(app, phone="+14155550123")
+    staff = app.test_client()
+    login(staff, make_staff(app, "frontdesk"))
+    header, rows = download(staff, "?status=all")
+    assert header[header.index("proxy_relationship") + 1] == "documents"
+    assert {row["reference"]: row["documents"] for row in rows} == {with_documents: "2", without: "0"}

@@ -156,7 +156,7 @@ assert _KEYS == (  # noqa: S101 - the row unpacking in ``Lines.line`` and ``_bat
     "reference", "status", "outcome", "category", "score", "cook_score", "rule_version", "created_at", "updated_at",
     "scheduled_for", "assignee", "duplicate_of", "first_name", "last_name", "date_of_birth", "phone", "email",
     "preferred_contact", "best_time", "preferred_language", "screen_language", "insurance", "message",
-    "consent_contact", "other_language", "voicemail", "proxy_name", "proxy_relationship", "answers",
+    "consent_contact", "other_language", "voicemail", "proxy_name", "proxy_relationship", "documents", "answers",
     "category_rank", "id", "rules")
 assert tuple(column.key for column in CSV_SELECTED[-3:]) == _RULE_KEYS  # noqa: S101
 
@@ -272,7 +272,7 @@ class Lines:
         for name in contact.CHOICES:
             names += [name, f"{name}_label"]
         names += ["message", "consent_contact", "screen_language", "other_language", "voicemail", "proxy_name",
-                  "proxy_relationship"]
+                  "proxy_relationship", "documents"]
         for _, _, question in self.answers:
             names += [question.field, f"{question.field}_label"]
         return [*names, "reasons", "unmet", "cautions"]
@@ -297,7 +297,8 @@ class Lines:
         (reference, status, outcome, category, score, cook_score, rule_version, created_at, updated_at,
          scheduled_for, assignee, duplicate_of, first_name, last_name, date_of_birth, phone, email,
          preferred_contact, best_time, preferred_language, screen_language, insurance, message,
-         consent_contact, other_language, voicemail, proxy_name, proxy_relationship, answers, _rank, _id, rules) = raw
+         consent_contact, other_language, voicemail, proxy_name, proxy_relationship, documents, answers, _rank, _id,
+         rules) = raw
         tz = self.tz
         decrypt = self.decryptors
         contact_by, time_by, language_by, insurance_by = self.choice_tables
@@ -333,7 +334,7 @@ class Lines:
             "'" + message if message[:1] in _FORMULA_FIRST else message,
             "" if consent_contact is None else ("yes" if consent_contact else "no"),  # SQLite's 0/1 or a bool
             cell(screen_language),
-            cell(extra[0]), cell(voicemail), cell(extra[1]), cell(extra[2]),
+            cell(extra[0]), cell(voicemail), cell(extra[1]), cell(extra[2]), documents or 0,
         ))
         parts = [self.lines.pop()[:-2]]  # the row's own cells, without their CRLF
         append = parts.append

@@ -44,6 +44,15 @@ def request_for_link(session: Session, token: str, purpose: str, now: datetime) 
     )
 
 
+def was_used(session: Session, token: str, purpose: str) -> bool:
+    """The link of ``purpose`` existed and has been used (a booking link after the booking)."""
+    if not token or len(token) > 100:
+        return False
+    return session.scalar(select(PatientLink.id).where(PatientLink.token_hash == _hash(token),
+                                                       PatientLink.purpose == purpose,
+                                                       PatientLink.used_at.is_not(None))) is not None
+
+
 def use_link(session: Session, token: str, purpose: str, now: datetime) -> ConsultationRequest | None:
     """Mark a live link used (no commit) and return its request; None when it is unknown, expired or used.
 

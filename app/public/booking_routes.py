@@ -12,10 +12,12 @@ from datetime import UTC, date, datetime
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.casework.work import InvalidChange
 from app.extensions import db
-from app.intake.links import request_for_link
+from app.intake.links import request_for_link, was_used
 from app.intake.workflow import assessment_of
 from app.models import Booking, ConsultationRequest, Draft, Location, Screening
 from app.public import bp
@@ -33,18 +35,45 @@ BOOKED_KEY = "booked"  # the booking this browser just made, for its confirmatio
 
 @dataclass(frozen=True)
 class Option:
-    """One radio button: its value, its words and a hint."""
+    """One radio button: its value, its words and a hint, shown as written.
+
+    The choices macro passes labels through the catalogue's gettext, which formats them with ``%``: a ``%`` in
+    a location's name or address is doubled here so it shows as itself.
+    """
 
     code: str
-    label: str
-    hint: str | None = None
+    text: str
+    note: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.text.replace("%", "%%")
+
+    @property
+    def hint(self) -> str | None:
+        return self.note.replace("%", "%%") if self.note else None
+
+
+class LinkUsed(Exception):
+    """The booking link has booked a visit already."""
 
 
 def _request(token: str) -> ConsultationRequest:
     found = request_for_link(db.session, token, "booking", now())
     if found is None:
+        if was_used(db.session, token, "booking"):
+            raise LinkUsed
         abort(410)
+    if not found.is_open:
+        abort(410)  # closed since the link was sent: nothing to book
     return found
+
+
+@bp.errorhandler(LinkUsed)
+def link_used(_: LinkUsed) -> tuple[str, int]:
+    """A booking link that booked a visit (also the answer to a second click on "Book this time")."""
+    db.session.rollback()
+    return render_template("public/link_used.html"), 410
 
 
 def _times(location_id: int | None = None, day: date | None = None) -> list[FreeTime]:
@@ -174,16 +203,18 @@ def book_check(token: str) -> tuple[str, int] | BaseResponse:
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            booking = book_by_link(db.session, token, location.id, at,
-                                   tz=current_app.extensions["clinic"].timezone, settings=booking_settings(),
-                                   messaging=messaging_settings(), now=now())
+            booking = _book(token, location.id, at)
         except TimeTaken as exc:
             db.session.rollback()
             choice = ChoiceForm(formdata=None)
             choice.choice.errors = [gettext(exc.message)]
             return _time_page(token, location.id, clinic_day(at), choice, 409)
-        if booking is None:
-            abort(410)  # used a moment ago (a second click) or expired while the patient looked
+        except InvalidChange:
+            abort(410)  # the request was closed while the patient chose
+        if booking is None:  # used a moment ago (a second click), or expired while the patient looked
+            db.session.rollback()
+            _request(token)
+            abort(410)
         db.session.commit()
         session[BOOKED_KEY] = booking.id
         return redirect(url_for("public.booked"), code=303)
@@ -194,6 +225,21 @@ def book_check(token: str) -> tuple[str, int] | BaseResponse:
                  change_time=url_for("public.book_time", token=token, location=location.id, day=day.isoformat(),
                                      at=at.isoformat()),
                  change_location=url_for("public.book_location", token=token, location=location.id))
+
+
+def _book(token: str, location_id: int, at: datetime) -> Booking | None:
+    """Book through the link; once more if a colleague saved a change to the request at the same moment."""
+    for attempt in range(2):
+        try:
+            booking = book_by_link(db.session, token, location_id, at, tz=current_app.extensions["clinic"].timezone,
+                                   settings=booking_settings(), messaging=messaging_settings(), now=now())
+            db.session.flush()
+            return booking
+        except StaleDataError:
+            db.session.rollback()  # the link is unused again; the request is read afresh
+            if attempt:
+                raise
+    return None
 
 
 @bp.get("/book/booked")

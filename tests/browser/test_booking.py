@@ -162,6 +162,7 @@ def test_staff_send_a_link_and_two_patients_race_for_one_time(browser: Browser, 
 
         used = first.page.goto(links[0])
         assert used is not None and used.status == 410  # the link worked once
+        expect(first.page.get_by_role("heading", name="This link has been used")).to_be_visible()
 
         admin.goto(f"/staff/day?date={open_day.isoformat()}")
         rows = admin.locator("table.day-list tbody tr")
