@@ -8,6 +8,8 @@ the expired page and the error pages), once plainly and once with validation err
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from html.parser import HTMLParser
 from typing import Any
 
@@ -84,6 +86,11 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
     pages["check details"] = client.get("/request/check").text
     send_request(client)
     pages["confirmation"] = client.get("/request/sent").text
+    pages["documents"] = client.get("/request/documents").text
+    refused = client.post("/request/documents", data={"csrf_token": csrf_token(pages["documents"])})
+    assert refused.status_code == 400
+    pages["documents (errors)"] = refused.text
+    _booking_pages(app, client, pages)
 
     for category, answers in RESULT_ANSWERS.items():
         client = fresh()
@@ -103,6 +110,47 @@ def patient_pages(app: Flask, lang: str) -> dict[str, str]:
     with app.test_request_context("/request/check", method="POST", headers={"Accept-Language": lang}):
         pages["request limit"] = _render_error(app, 429)  # a send past the address or phone limit
     return pages
+
+
+def _booking_pages(app: Flask, client: FlaskClient, pages: dict[str, str]) -> None:
+    """The booking pages, through a link for the request ``client`` just sent: no times yet, then each step."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ConsultationRequest, utcnow
+    from app.scheduling.booking import booking_link
+    from app.scheduling.times import BookingSettings, add_hours, add_location
+
+    with app.app_context():
+        request = db.session.scalars(select(ConsultationRequest).order_by(ConsultationRequest.id.desc())).first()
+        assert request is not None
+        token = booking_link(db.session, request, now=utcnow(), settings=BookingSettings(), actor=None)
+        db.session.commit()
+    pages["booking: no times"] = client.get(f"/book/{token}").text
+    with app.app_context():
+        place = add_location(db.session, "Main clinic", "100 Example Street", "")
+        db.session.flush()
+        for weekday in range(7):
+            add_hours(db.session, place, weekday, time(9), time(12), 30, 1)
+        db.session.commit()
+    day = client.get(f"/book/{token}", follow_redirects=True)
+    pages["booking: day"] = day.text
+    day_path = day.request.path + "?" + day.request.query_string.decode()
+    pages["booking: day (errors)"] = client.post(day_path, data={"csrf_token": csrf_token(day.text)}).text
+    first = re.search(r'name="choice" type="radio"\s+value="([^"]+)"', day.text).group(1)  # type: ignore[union-attr]
+    time_path = client.post(day_path, data={"csrf_token": csrf_token(day.text), "choice": first}).headers["Location"]
+    pages["booking: time"] = client.get(time_path).text
+    pages["booking: time (errors)"] = client.post(time_path, data={"csrf_token": csrf_token(pages["booking: time"])}
+                                                  ).text
+    at = re.search(r'name="choice" type="radio"\s+value="([^"]+)"',  # type: ignore[union-attr]
+                   pages["booking: time"]).group(1)
+    check_path = client.post(time_path, data={"csrf_token": csrf_token(pages["booking: time"]), "choice": at}
+                             ).headers["Location"]
+    pages["booking: check"] = client.get(check_path).text
+    assert client.post(check_path, data={"csrf_token": csrf_token(pages["booking: check"])}).status_code == 303
+    pages["booking: booked"] = client.get("/book/booked").text
+    pages["booking: link used"] = client.get(f"/book/{token}").text
+    pages["booking: link expired"] = client.get("/book/not-a-real-token").text
 
 
 def _post_empty(client: FlaskClient, url: str, data: dict[str, str] | None = None) -> str:

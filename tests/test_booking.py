@@ -434,3 +434,38 @@ def test_with_two_locations_the_patient_chooses_the_place_first(app: Flask) -> N
         req.status, req.is_open = "closed", False
         db.session.commit()
     assert phone.get(day_path).status_code == 410
+
+
+def test_two_patients_sending_the_same_time_at_the_same_moment_get_one_booking(app: Flask) -> None:
+    """Two HTTP posts of "Book this time" for the same time, released together: one books, one is told."""
+    every_day_mornings(app)
+    staff = signed_in(app, "frontdesk")
+    references = [seed_request(app, email=f"q{i}@example.com", phone=f"+1415555040{i}") for i in range(2)]
+    paths = [send_link(app, staff, reference) for reference in references]
+    phones = [app.test_client(), app.test_client()]
+    checks = []
+    for phone, path in zip(phones, paths, strict=True):
+        day_page = phone.get(path, follow_redirects=True)
+        time_path = choose(phone, day_page.request.path + "?" + day_page.request.query_string.decode(),
+                           first_radio(day_page.text))
+        check_path = choose(phone, time_path, first_radio(phone.get(time_path).text))
+        checks.append((check_path, csrf_token(phone.get(check_path).text)))
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def send(index: int) -> None:
+        path, token = checks[index]
+        barrier.wait()
+        statuses.append(phones[index].post(path, data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303, 409]
+    with app.app_context():
+        live = db.session.scalars(select(Booking).where(Booking.cancelled_at.is_(None))).all()
+        assert len(live) == 1
+        # The one who was told keeps their request as it was, not scheduled.
+        assert sorted(db.session.scalars(select(ConsultationRequest.status))) == ["new", "scheduled"]

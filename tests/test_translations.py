@@ -156,6 +156,9 @@ def test_every_patient_page_is_covered(spanish_pages: dict[str, str]) -> None:
     "contact form", "contact form (errors)", "contact form (more errors)", "check details", "confirmation",
     "result likely", "result possible", "result unlikely", "result emergency", "get help now", "expired",
     "error 400", "error 404", "error 405", "error 413", "error 429", "error 500",
+    "documents", "documents (errors)", "booking: no times", "booking: day", "booking: day (errors)",
+    "booking: time", "booking: time (errors)", "booking: check", "booking: booked", "booking: link used",
+    "booking: link expired",
     *LEARN_PAGES,
 ])
 def test_page_is_in_spanish_without_english_text(

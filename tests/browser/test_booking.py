@@ -164,11 +164,21 @@ def test_staff_send_a_link_and_two_patients_race_for_one_time(browser: Browser, 
         assert used is not None and used.status == 410  # the link worked once
         expect(first.page.get_by_role("heading", name="This link has been used")).to_be_visible()
 
+        worker_once(booking_server, twilio)  # the confirmation goes by text, with the place
+        e164 = "+1" + "".join(ch for ch in phones[0] if ch.isdigit())
+        confirmation = twilio.bodies_to(e164)[-1]
+        assert "your visit is booked for" in confirmation and "9:00 AM" in confirmation
+        assert "Main clinic, 100 Example Street" in confirmation and CONTACT["last_name"] not in confirmation
+
         admin.goto(f"/staff/day?date={open_day.isoformat()}")
         rows = admin.locator("table.day-list tbody tr")
         expect(rows).to_have_count(2)
         expect(rows.nth(0)).to_contain_text(references[0])
         expect(rows.nth(1)).to_contain_text(references[1])
+        admin.emulate_media(media="print")  # printed: the list, without the menu and the day picker
+        expect(admin.get_by_role("navigation", name="Console")).to_be_hidden()
+        expect(admin.get_by_role("navigation", name="Other days")).to_be_hidden()
+        expect(rows.nth(0)).to_be_visible()
     finally:
         for context in (*contexts, staff_context):
             context.close()
