@@ -286,3 +286,41 @@ def test_messages_migration_encrypts_the_outbox_keeps_the_status_triggers_and_do
                 "intake@clinic.example", "Reference K7QM")
         upgrade()
         db.engine.dispose()
+
+
+def test_consultation_times_migration_counts_documents_and_keeps_the_status_triggers(databases: Databases) -> None:
+    """0016: documents stored before it are counted on their request; the status counts still follow a change
+    (no rebuild of consultation_request); and back down to 0015."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select, text
+
+    from app.models import ConsultationRequest, RequestStatusCount
+    from tests.conftest import _make_app
+
+    app = _make_app(databases.empty("times"))
+    _store_first_schema_rows(app)
+    with app.app_context():
+        upgrade(revision="0015_documents")
+        with db.engine.begin() as conn:
+            for number in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO document (request_id, kind, content_type, filename, size, data, created_at)"
+                    " VALUES (1, 'referral', 'application/pdf', 'x', 1, 'x', '2026-11-02 10:00:00')"))
+        upgrade()
+        request = db.session.scalars(select(ConsultationRequest)).one()
+        assert request.document_count == 2
+        before = {row.status: row.requests for row in db.session.scalars(select(RequestStatusCount))}
+        request.status = "closed" if request.status != "closed" else "in_progress"
+        db.session.commit()
+        after = {row.status: row.requests for row in db.session.scalars(select(RequestStatusCount))}
+        assert after != before and sum(after.values()) == sum(before.values())
+        db.session.remove()
+        downgrade(revision="0015_documents")
+        with db.engine.connect() as conn:
+            columns = {row[1] for row in conn.execute(text("PRAGMA table_info(consultation_request)"))} \
+                if db.engine.dialect.name == "sqlite" else set(conn.execute(text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'consultation_request'"
+                )).scalars())
+        assert "document_count" not in columns and "status" in columns
+        db.session.remove()
+        db.engine.dispose()

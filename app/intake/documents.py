@@ -18,10 +18,10 @@ import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, undefer
 
-from app.models import Document
+from app.models import ConsultationRequest, Document
 from app.platform.i18n_marker import N_, PatientMessageError
 from app.screening.questions import Option
 
@@ -126,6 +126,11 @@ def add_document(session: Session, request_id: int, kind: str, checked: CheckedF
                         filename=clean_filename(filename, checked.content_type), size=len(checked.data),
                         data=checked.data, created_at=now)
     session.add(document)
+    # In SQL, so two uploads at once both count; not through the ORM, which would bump the request's version
+    # and refuse a colleague's save made meanwhile.
+    session.execute(update(ConsultationRequest).where(ConsultationRequest.id == request_id)
+                    .values(document_count=ConsultationRequest.document_count + 1)
+                    .execution_options(synchronize_session=False))
     return document
 
 

@@ -139,6 +139,8 @@ class ConsultationRequest(db.Model):
     # each attempt, so the queue shows them without reading every timeline).
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     contact_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How many documents the patient sent (app/intake/documents.py keeps it): the CSV export reads it per row.
+    document_count: Mapped[int] = mapped_column(default=0, server_default="0")
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_contact_outcome: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

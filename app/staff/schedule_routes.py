@@ -15,7 +15,7 @@ from app.scheduling.times import WEEKDAYS, ScheduleError, add_exception, add_hou
 from app.staff import bp
 from app.staff.access import ADMINISTER, client_ip, roles_required
 from app.staff.forms import AccountActionForm, ExceptionForm, HoursForm, LocationForm
-from app.web.booking import booking_settings
+from app.web.booking import booking_settings, clinic_day
 
 
 def _audit(change: str, **detail: object) -> None:
@@ -27,7 +27,7 @@ def _page(status: int = 200, **forms: object) -> tuple[str, int]:
     locations = db.session.scalars(select(Location).order_by(Location.name)).all()
     hours = db.session.scalars(select(WeeklyHours).order_by(WeeklyHours.location_id, WeeklyHours.weekday,
                                                             WeeklyHours.start)).all()
-    exceptions = db.session.scalars(select(ScheduleException).where(ScheduleException.last_day >= utcnow().date())
+    exceptions = db.session.scalars(select(ScheduleException).where(ScheduleException.last_day >= clinic_day(utcnow()))
                                     .order_by(ScheduleException.first_day)).all()
     choices = [SelectChoice(str(loc.id), loc.name) for loc in locations if loc.active]
     hours_form = forms.get("hours") or HoursForm(formdata=None)

@@ -71,11 +71,19 @@ def upgrade():
     op.create_index('uq_booking_request', 'booking', ['request_id'], unique=True,
                     sqlite_where=LIVE, postgresql_where=LIVE)
     op.create_index('ix_booking_starts_at', 'booking', ['starts_at'])
-    # A plain ADD COLUMN: a batch rebuild of a table would be needless here.
+    # Plain ADD COLUMNs: a batch rebuild of consultation_request would drop its SQLite status-count triggers.
     op.add_column('patient_link', sa.Column('used_at', sa.DateTime(timezone=True), nullable=True))
+    # The CSV export's document count, kept on the request: a count per row of a million-row export cost
+    # about 10 s (BENCHMARKS.md).
+    op.add_column('consultation_request', sa.Column('document_count', sa.Integer(), nullable=False,
+                                                    server_default='0'))
+    op.execute('UPDATE consultation_request SET document_count = (SELECT count(*) FROM document '
+               'WHERE document.request_id = consultation_request.id) '
+               'WHERE id IN (SELECT request_id FROM document)')
 
 
 def downgrade():
+    op.drop_column('consultation_request', 'document_count')
     with op.batch_alter_table('patient_link') as batch:
         batch.drop_column('used_at')
     op.drop_index('ix_booking_starts_at', table_name='booking')
