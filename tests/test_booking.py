@@ -130,6 +130,13 @@ def test_an_admin_sets_a_location_weekly_hours_and_a_holiday(app: Flask) -> None
         changes = db.session.scalars(select(AuditEvent.detail).where(AuditEvent.action == "schedule_change")).all()
         assert [c["change"] for c in changes] == ["location_add", "hours_add", "exception_add"]
     assert signed_in(app, "frontdesk").get(SCHEDULE).status_code == 403
+    # Closing the location offers no more times there; opening it again offers them.
+    assert admin.post(f"{SCHEDULE}/locations/{place_id}/close", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        assert free_times(db.session, LA, now=utcnow(), settings=BookingSettings()) == []
+    assert admin.post(f"{SCHEDULE}/locations/{place_id}/open", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        assert free_times(db.session, LA, now=utcnow(), settings=BookingSettings()) != []
 
 
 # --- the patient books through a link ---------------------------------------------------------------

@@ -302,7 +302,7 @@ def test_consultation_times_migration_counts_documents_and_keeps_the_status_trig
     with app.app_context():
         upgrade(revision="0015_documents")
         with db.engine.begin() as conn:
-            for number in (1, 2):
+            for _ in range(2):
                 conn.execute(text(
                     "INSERT INTO document (request_id, kind, content_type, filename, size, data, created_at)"
                     " VALUES (1, 'referral', 'application/pdf', 'x', 1, 'x', '2026-11-02 10:00:00')"))

@@ -127,6 +127,7 @@ POSTS: dict[str, tuple[str, ...]] = {
     "/staff/admin/schedule/locations": ("admin",),
     "/staff/admin/schedule/hours": ("admin",),
     "/staff/admin/schedule/exceptions": ("admin",),
+    "/staff/admin/schedule/locations/1/close": ("admin",),
     "/staff/admin/accounts": ("admin",),
     "/staff/admin/accounts/{other}/disable": ("admin",),
     "/staff/admin/accounts/{other}/enable": ("admin",),

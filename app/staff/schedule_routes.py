@@ -72,6 +72,19 @@ def schedule_location() -> tuple[str, int] | Response:
     return _page(400, location=form)
 
 
+@bp.post("/admin/schedule/locations/<int:location_id>/<any(open, close):change>")
+@roles_required(*ADMINISTER)
+def schedule_location_open(location_id: int, change: str) -> Response:
+    """Stop offering times at a location (visits already booked stay booked), or offer them again."""
+    location = db.get_or_404(Location, location_id)
+    if not AccountActionForm().validate_on_submit():
+        abort(400)
+    location.active = change == "open"
+    _audit("location_" + change, location_id=location.id)
+    return _done(f"{location.name}: times are offered again." if location.active else
+                 f"{location.name}: no more times are offered. Visits already booked there stay booked.")
+
+
 @bp.post("/admin/schedule/hours")
 @roles_required(*ADMINISTER)
 def schedule_hours() -> tuple[str, int] | Response:
