@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -216,6 +217,29 @@ def test_the_ehr_download_carries_each_document_as_a_document_reference(app: Fla
     assert attachment["title"] == "report.pdf" and document.type.text == "MRI or CT scan report"
     patient_url = next(e["fullUrl"] for e in data["entry"] if e["resource"]["resourceType"] == "Patient")
     assert entry["resource"]["subject"]["reference"] == patient_url
+
+
+def test_the_queue_download_links_each_document_instead_of_carrying_it(app: Flask) -> None:
+    from fhir.resources.R4B.bundle import Bundle
+
+    patient, reference = sent_patient(app)
+    upload(patient, "imaging_report", pdf_bytes(), "report.pdf")
+    upload(patient, "insurance_back", phone_photo(), "back.jpg")
+    desk = app.test_client()
+    login(desk, make_staff(app, "frontdesk"))
+    downloaded = desk.get("/staff/requests.fhir.json?status=all")
+    assert downloaded.status_code == 200
+    data = json.loads(downloaded.get_data(as_text=True))
+    Bundle.model_validate(data)
+    attachments = [e["resource"]["content"][0]["attachment"] for e in data["entry"]
+                   if e["resource"]["resourceType"] == "DocumentReference"]
+    assert [a["title"] for a in attachments] == ["report.pdf", "back.jpg"]
+    assert all("data" not in a for a in attachments)
+    for attachment in attachments:
+        path = attachment["url"].removeprefix("http://127.0.0.1:5000")
+        assert path.startswith(f"/staff/requests/{reference}/documents/")
+        opened = desk.get(path)  # the link opens the file, for staff, audited like any view
+        assert opened.status_code == 200 and opened.mimetype == attachment["contentType"]
 
 
 def test_staff_send_a_link_and_the_patient_sends_documents_through_it(make_app: Callable[..., Flask]) -> None:

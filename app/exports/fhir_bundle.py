@@ -17,7 +17,7 @@ Each request gives four resources, which refer to each other by ``urn:uuid`` ful
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -155,8 +155,14 @@ def service_request(row: Row, base_url: str) -> Resource:
     return resource
 
 
-def document_reference(document: Document, reference: str) -> Resource:
-    """A document the patient sent, with the file itself as the attachment (base64)."""
+def document_reference(document: Document, reference: str, url: str | None = None) -> Resource:
+    """A document the patient sent, with the file itself as the attachment (base64); with ``url`` instead, the
+    address staff open it at (the queue's Bundle: a million requests' scans would not fit in one file)."""
+    content: dict[str, Any] = {"contentType": document.content_type}
+    if url is None:
+        content["data"] = base64.b64encode(document.data).decode("ascii")
+    else:
+        content["url"] = url
     return {
         "resourceType": "DocumentReference",
         "id": resource_id("DocumentReference", f"{reference}/{document.id}"),
@@ -166,8 +172,7 @@ def document_reference(document: Document, reference: str) -> Resource:
         "date": document.created_at.isoformat(timespec="seconds"),
         "description": "Sent by the patient with their consultation request",
         "content": [{"attachment": {
-            "contentType": document.content_type,
-            "data": base64.b64encode(document.data).decode("ascii"),
+            **content,
             "size": document.size,
             "title": document.filename,
             "creation": document.created_at.isoformat(timespec="seconds"),
@@ -176,15 +181,20 @@ def document_reference(document: Document, reference: str) -> Resource:
     }
 
 
-def request_entries(row: Row, base_url: str, documents: Sequence[Document] = ()) -> list[dict[str, Any]]:
-    """The Bundle entries of one request (with its ``documents``), each with its ``urn:uuid`` full URL."""
+def request_entries(row: Row, base_url: str, documents: Sequence[Document] = (),
+                    document_url: Callable[[str, int], str] | None = None) -> list[dict[str, Any]]:
+    """The Bundle entries of one request (with its ``documents``), each with its ``urn:uuid`` full URL.
+
+    ``document_url(reference, document id)``: link each document instead of carrying it.
+    """
     response = questionnaire_response(row["answers"] or {}, reference=row["reference"],
                                       authored=row["screened_at"], base_url=base_url)
     resources = (patient(row, base_url), response, risk_assessment(row, base_url), service_request(row, base_url))
     entries = [{"fullUrl": full_url(r["resourceType"], row["reference"]), "resource": r} for r in resources]
     for document in documents:
         entries.append({"fullUrl": full_url("DocumentReference", f"{row['reference']}/{document.id}"),
-                        "resource": document_reference(document, row["reference"])})
+                        "resource": document_reference(document, row["reference"], document_url(
+                            row["reference"], document.id) if document_url else None)})
     return entries
 
 

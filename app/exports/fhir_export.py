@@ -9,7 +9,7 @@ so memory stays flat however many requests match.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.exports import rows
 from app.exports.fhir_bundle import bundle_header, request_entries
 from app.exports.rows import SELECTED, Row
+from app.intake.documents import documents_of
 from app.models import ConsultationRequest, Screening
 
 # The CSV export's columns, and when the screening was completed.
@@ -41,14 +42,19 @@ def _dumps(value: Any) -> str:
 
 
 def stream_bundle(session: Session, queue_query: Select[tuple[ConsultationRequest]], base_url: str,
-                  now: datetime) -> Iterator[str]:
-    """The Bundle of everything ``queue_query`` matches, as JSON text in chunks (nothing runs until iterated)."""
+                  now: datetime, document_url: Callable[[str, int], str]) -> Iterator[str]:
+    """The Bundle of everything ``queue_query`` matches, as JSON text in chunks (nothing runs until iterated).
+
+    Each document a patient sent is a DocumentReference linking to it (``document_url(reference, id)``), not
+    carrying it: the one-request download carries the files.
+    """
     header = _dumps(bundle_header(now))
     yield header[:-1] + ',"entry":['
     chunk: list[str] = []
     first = True
     for count, row in enumerate(fetch_rows(session, queue_query), start=1):
-        for entry in request_entries(row, base_url):
+        documents = documents_of(session, row["id"]) if row["documents"] else ()
+        for entry in request_entries(row, base_url, documents, document_url):
             chunk.append(("" if first else ",") + _dumps(entry))
             first = False
         if count % rows.FLUSH_ROWS == 0:

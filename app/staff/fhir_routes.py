@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Response as FlaskResponse
-from flask import current_app, stream_with_context
+from flask import current_app, stream_with_context, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -47,7 +47,12 @@ def export_fhir() -> Response:
     record(db.session, "export", now=now, staff_id=current_user.id, ip=client_ip(),
            detail={**audit_detail(filters), "format": "fhir"})
     db.session.commit()  # before streaming: an abandoned or failed download is still on record
-    body = stream_with_context(stream_bundle(db.session, query, current_app.config["PUBLIC_BASE_URL"], now))
+    base = current_app.config["PUBLIC_BASE_URL"]
+
+    def document_url(reference: str, document_id: int) -> str:
+        return base.rstrip("/") + url_for("staff.request_document", reference=reference, document_id=document_id)
+
+    body = stream_with_context(stream_bundle(db.session, query, base, now, document_url))
     return _download(body, bundle_filename(now, clinic.timezone))
 
 
