@@ -116,6 +116,10 @@ def test_an_admin_sets_a_location_weekly_hours_and_a_holiday(app: Flask) -> None
                                                        "hours-end": "09:00", "hours-visit_minutes": "30",
                                                        "hours-seats": "1"})
     assert backwards.status_code == 400 and "must end after they start" in backwards.text
+    tampered = admin.post(f"{SCHEDULE}/exceptions", data={"csrf_token": token, "closed-location": "x",
+                                                           "closed-first_day": tomorrow.isoformat(),
+                                                           "closed-reason": "Holiday"})
+    assert tampered.status_code == 400 and "Choose a location, or every location" in tampered.text
     with app.app_context():
         assert len(free_times(db.session, LA, now=utcnow(), settings=BookingSettings())) >= 2
     holiday = admin.post(f"{SCHEDULE}/exceptions", data={"csrf_token": token, "closed-location": "",

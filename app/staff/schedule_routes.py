@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -41,6 +45,27 @@ def _page(status: int = 200, **forms: object) -> tuple[str, int]:
     return page, status
 
 
+def _location(value: str | None) -> Location | None:
+    """The location a form's select names, or None (nothing chosen, or not a location)."""
+    return db.session.get(Location, int(value)) if value and value.isdigit() else None
+
+
+def _save(form: FlaskForm, name: str, make: Callable[[], Any], change: str,
+          message: Callable[[Any], str]) -> tuple[str, int] | Response:
+    """Validate ``form``, ``make`` the row, audit and say it; or show the page again with why not (nothing kept)."""
+    if form.validate_on_submit():
+        try:
+            row = make()
+            db.session.flush()  # its id, for the audit row
+        except ScheduleError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            _audit(change, id=row.id)
+            return _done(message(row))
+    return _page(400, **{name: form})
+
+
 def _done(message: str) -> Response:
     db.session.commit()
     flash(message, "success")
@@ -59,30 +84,33 @@ def schedule() -> tuple[str, int]:
 def schedule_location() -> tuple[str, int] | Response:
     """Add a location."""
     form = LocationForm()
-    if form.validate_on_submit():
-        try:
-            location = add_location(db.session, form.name.data or "", form.address.data or "", form.phone.data or "")
-            db.session.flush()
-        except ScheduleError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
-        else:
-            _audit("location_add", location_id=location.id)
-            return _done(f"Location {location.name} added. Now add its weekly hours.")
-    return _page(400, location=form)
+    return _save(form, "location", lambda: add_location(
+        db.session, form.name.data or "", form.address.data or "", form.phone.data or ""), "location_add",
+        lambda location: f"Location {location.name} added. Now add its weekly hours.")
 
 
-@bp.post("/admin/schedule/locations/<int:location_id>/<any(open, close):change>")
-@roles_required(*ADMINISTER)
-def schedule_location_open(location_id: int, change: str) -> Response:
-    """Stop offering times at a location (visits already booked stay booked), or offer them again."""
+def _offer_times(location_id: int, active: bool) -> Response:
     location = db.get_or_404(Location, location_id)
     if not AccountActionForm().validate_on_submit():
         abort(400)
-    location.active = change == "open"
-    _audit("location_" + change, location_id=location.id)
-    return _done(f"{location.name}: times are offered again." if location.active else
+    location.active = active
+    _audit("location_open" if active else "location_close", id=location.id)
+    return _done(f"{location.name}: times are offered again." if active else
                  f"{location.name}: no more times are offered. Visits already booked there stay booked.")
+
+
+@bp.post("/admin/schedule/locations/<int:location_id>/close")
+@roles_required(*ADMINISTER)
+def schedule_location_close(location_id: int) -> Response:
+    """Stop offering times at a location; visits already booked there stay booked."""
+    return _offer_times(location_id, False)
+
+
+@bp.post("/admin/schedule/locations/<int:location_id>/open")
+@roles_required(*ADMINISTER)
+def schedule_location_open(location_id: int) -> Response:
+    """Offer a location's times again."""
+    return _offer_times(location_id, True)
 
 
 @bp.post("/admin/schedule/hours")
@@ -91,21 +119,16 @@ def schedule_hours() -> tuple[str, int] | Response:
     """Add a row to the weekly template."""
     form = HoursForm()
     form.location.choices = [SelectChoice(str(loc.id), loc.name) for loc in db.session.scalars(select(Location))]
-    if form.validate_on_submit():
-        location = db.session.get(Location, int(form.location.data))
-        try:
-            if location is None:
-                raise ScheduleError("Choose a location")
-            row = add_hours(db.session, location, int(form.weekday.data), form.start.data, form.end.data,
-                            form.visit_minutes.data, form.seats.data)
-            db.session.flush()
-        except ScheduleError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
-        else:
-            _audit("hours_add", hours_id=row.id)
-            return _done(f"Hours added: {WEEKDAYS[row.weekday]} {row.start:%H:%M} to {row.end:%H:%M}.")
-    return _page(400, hours=form)
+
+    def make() -> WeeklyHours:
+        location = _location(form.location.data)
+        if location is None:
+            raise ScheduleError("Choose a location")
+        return add_hours(db.session, location, int(form.weekday.data), form.start.data, form.end.data,
+                         form.visit_minutes.data, form.seats.data)
+
+    return _save(form, "hours", make, "hours_add",
+                 lambda row: f"Hours added: {WEEKDAYS[row.weekday]} {row.start:%H:%M} to {row.end:%H:%M}.")
 
 
 @bp.post("/admin/schedule/hours/<int:hours_id>/remove")
@@ -116,7 +139,7 @@ def schedule_hours_remove(hours_id: int) -> Response:
     if not AccountActionForm().validate_on_submit():
         abort(400)
     db.session.delete(row)
-    _audit("hours_remove", hours_id=hours_id)
+    _audit("hours_remove", id=hours_id)
     return _done("Hours removed. Times already booked in them stay booked.")
 
 
@@ -127,21 +150,17 @@ def schedule_exception() -> tuple[str, int] | Response:
     form = ExceptionForm()
     form.location.choices = [SelectChoice("", "Every location"),
                              *(SelectChoice(str(loc.id), loc.name) for loc in db.session.scalars(select(Location)))]
-    if form.validate_on_submit():
-        location = db.session.get(Location, int(form.location.data)) if form.location.data else None
-        try:
-            exception = add_exception(db.session, location, form.first_day.data,
-                                      form.last_day.data or form.first_day.data, form.start.data, form.end.data,
-                                      form.reason.data or "")
-            db.session.flush()
-        except ScheduleError as exc:
-            db.session.rollback()
-            form.form_errors.append(str(exc))
-        else:
-            _audit("exception_add", exception_id=exception.id)
-            return _done(f"No times will be offered: {exception.reason}. Visits already booked then stay booked; "
-                         "check the day list.")
-    return _page(400, exception=form)
+
+    def make() -> ScheduleException:
+        location = _location(form.location.data)
+        if form.location.data and location is None:
+            raise ScheduleError("Choose a location, or every location")
+        return add_exception(db.session, location, form.first_day.data, form.last_day.data or form.first_day.data,
+                             form.start.data, form.end.data, form.reason.data or "")
+
+    return _save(form, "exception", make, "exception_add",
+                 lambda row: f"No times will be offered: {row.reason}. Visits already booked then stay booked; "
+                             "check the day list.")
 
 
 @bp.post("/admin/schedule/exceptions/<int:exception_id>/remove")
@@ -152,5 +171,5 @@ def schedule_exception_remove(exception_id: int) -> Response:
     if not AccountActionForm().validate_on_submit():
         abort(400)
     db.session.delete(exception)
-    _audit("exception_remove", exception_id=exception_id)
+    _audit("exception_remove", id=exception_id)
     return _done("Exception removed. Its times are offered again.")
