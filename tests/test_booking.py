@@ -206,7 +206,7 @@ def test_the_patient_books_through_a_link_which_then_stops_working(app: Flask) -
     again = phone.get(path)
     assert again.status_code == 410 and "This link has been used" in again.text
     second_click = phone.post(check_path, data={"csrf_token": csrf_token(check)})
-    assert second_click.status_code == 410 and "Your visit is booked" in second_click.text
+    assert second_click.status_code == 410 and "This link has already booked your visit" in second_click.text
     with app.app_context():
         assert len(db.session.scalars(select(Booking)).all()) == 1  # the second click booked nothing
     page = staff.get(f"/staff/requests/{reference}").text

@@ -244,10 +244,15 @@ def staff_message(session: Session, req: ConsultationRequest, settings: Messagin
     return queue_message(session, req, settings, template, channel, now, actor=actor)
 
 
-def send_documents_link(session: Session, req: ConsultationRequest, settings: MessagingSettings, now: datetime,
-                        actor: StaffUser, *, expected_version: int, valid_for: timedelta,
-                        link_url: Callable[[str], str]) -> OutboxMessage:
-    """Make a link for the patient to send documents and queue it to them (text if allowed, else email).
+# What staff are told when a link cannot be sent, and what to do instead, per link purpose.
+LINK_INSTEAD = {"documents": "Ask them to bring the documents instead.", "booking": "Book a time for them instead."}
+
+
+def send_link(session: Session, req: ConsultationRequest, settings: MessagingSettings, now: datetime,
+              actor: StaffUser, *, purpose: str, expected_version: int, valid_for: timedelta,
+              link_url: Callable[[str], str]) -> OutboxMessage:
+    """Make a link of ``purpose`` (send documents, book a time) and queue it to the patient (text if allowed,
+    else email), as the message ``<purpose>_link``.
 
     ``link_url`` turns the link's token into the public address the message carries.
     """
@@ -256,8 +261,8 @@ def send_documents_link(session: Session, req: ConsultationRequest, settings: Me
     channel = channel_for(session, req, settings)
     if channel is None:
         raise MessageRefused("This patient cannot be sent a link: they did not allow texts (or sent STOP) and gave "
-                             "no email address. Ask them to bring the documents instead.")
+                             f"no email address. {LINK_INSTEAD[purpose]}")
     req.updated_at = now
-    token = new_link(session, req, "documents", now=now, valid_for=valid_for, actor_id=actor.id)
-    return queue_message(session, req, settings, "documents_link", channel, now, actor=actor,
+    token = new_link(session, req, purpose, now=now, valid_for=valid_for, actor_id=actor.id)
+    return queue_message(session, req, settings, f"{purpose}_link", channel, now, actor=actor,
                          extra={"link": link_url(token), "days": str(valid_for.days)})

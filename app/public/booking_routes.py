@@ -6,11 +6,10 @@ they work without JavaScript and a page can be reloaded or gone back to. The lin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response as BaseResponse
@@ -25,33 +24,13 @@ from app.public.drafts import now
 from app.public.forms import ChoiceForm, ConfirmForm
 from app.public.routes import needs_result, see_other
 from app.scheduling.booking import TimeTaken, book_by_link, booking_link
-from app.scheduling.times import FreeTime, free_times
+from app.scheduling.times import FreeTime, free_times, times_by_day
 from app.screening.checklist import visit_checklist
+from app.screening.questions import Option
 from app.web.booking import booking_settings, clinic_day, day_words, time_words
 from app.web.messenger import messaging_settings
 
 BOOKED_KEY = "booked"  # the booking this browser just made, for its confirmation page
-
-
-@dataclass(frozen=True)
-class Option:
-    """One radio button: its value, its words and a hint, shown as written.
-
-    The choices macro passes labels through the catalogue's gettext, which formats them with ``%``: a ``%`` in
-    a location's name or address is doubled here so it shows as itself.
-    """
-
-    code: str
-    text: str
-    note: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.text.replace("%", "%%")
-
-    @property
-    def hint(self) -> str | None:
-        return self.note.replace("%", "%%") if self.note else None
 
 
 class LinkUsed(Exception):
@@ -137,14 +116,12 @@ def book_day(token: str) -> tuple[str, int] | BaseResponse:
     """Which day: the days with a free time at the location, with how many times each has."""
     _request(token)
     location_id = _location_arg()
-    times = _times(location_id) if location_id else []
+    every = _times()
+    times = [t for t in every if t.location_id == location_id]
     if not times:
         return redirect(url_for("public.book_location", token=token), code=303)
-    counts: dict[date, int] = {}
-    for t in times:
-        counts[clinic_day(t.starts_at)] = counts.get(clinic_day(t.starts_at), 0) + 1
-    options = [Option(d.isoformat(), day_words(d), gettext("%(count)s times free", count=n) if n > 1
-                      else gettext("1 time free")) for d, n in counts.items()]
+    options = [Option(d.isoformat(), day_words(d), ngettext("%(num)d time free", "%(num)d times free", len(free)))
+               for d, free in times_by_day(times, current_app.extensions["clinic"].timezone).items()]
     form = ChoiceForm()
     if form.validate_on_submit():
         if form.choice.data in {o.code for o in options}:
@@ -152,7 +129,7 @@ def book_day(token: str) -> tuple[str, int] | BaseResponse:
                             code=303)
         form.choice.errors = [gettext("Choose a day")]
     form.choice.data = form.choice.data or request.args.get("day")
-    several = len(_locations(_times())) > 1
+    several = len({t.location_id for t in every}) > 1
     return _page("public/book_question.html", 400 if form.errors else 200, form=form, options=options,
                  question=gettext("Which day suits you?"),
                  back=url_for("public.book_location", token=token, location=location_id) if several else None)
@@ -220,26 +197,25 @@ def book_check(token: str) -> tuple[str, int] | BaseResponse:
         return redirect(url_for("public.booked"), code=303)
     day = clinic_day(at)
     return _page("public/book_check.html", form=form, location=location, day=day_words(day), time=time_words(at),
-                 several=len(_locations(_times())) > 1,
+                 several=len({t.location_id for t in _times()}) > 1,
                  change_day=url_for("public.book_day", token=token, location=location.id, day=day.isoformat()),
                  change_time=url_for("public.book_time", token=token, location=location.id, day=day.isoformat(),
                                      at=at.isoformat()),
                  change_location=url_for("public.book_location", token=token, location=location.id))
 
 
-def _book(token: str, location_id: int, at: datetime) -> Booking | None:
+def _book(token: str, location_id: int, at: datetime, *, retry: bool = True) -> Booking | None:
     """Book through the link; once more if a colleague saved a change to the request at the same moment."""
-    for attempt in range(2):
-        try:
-            booking = book_by_link(db.session, token, location_id, at, tz=current_app.extensions["clinic"].timezone,
-                                   settings=booking_settings(), messaging=messaging_settings(), now=now())
-            db.session.flush()
-            return booking
-        except StaleDataError:
-            db.session.rollback()  # the link is unused again; the request is read afresh
-            if attempt:
-                raise
-    return None
+    try:
+        booking = book_by_link(db.session, token, location_id, at, tz=current_app.extensions["clinic"].timezone,
+                               settings=booking_settings(), messaging=messaging_settings(), now=now())
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()  # the link is unused again; the request is read afresh
+        if not retry:
+            raise
+        return _book(token, location_id, at, retry=False)
+    return booking
 
 
 @bp.get("/book/booked")

@@ -10,7 +10,7 @@ so) and queues the confirmation and reminders; cancelling or moving frees the ti
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.casework.work import InvalidChange, StaleRequest, change_status, schedule_visit
 from app.intake.links import new_link, use_link
-from app.messaging.patient import MessageRefused, MessagingSettings, after_status_change, channel_for, queue_message
+from app.messaging.patient import MessagingSettings, after_status_change, send_link
 from app.models import Booking, ConsultationRequest, Location, OutboxMessage, StaffUser
 from app.platform.i18n_marker import N_, PatientMessageError
 from app.scheduling.times import BookingSettings, FreeTime, free_times
@@ -126,15 +126,20 @@ def send_booking_link(session: Session, req: ConsultationRequest, *, settings: B
                       messaging: MessagingSettings, now: datetime, actor: StaffUser, expected_version: int,
                       link_url: Callable[[str], str]) -> OutboxMessage:
     """Make a booking link and queue it to the patient (text if allowed, else email)."""
-    if req.version != expected_version:
-        raise StaleRequest
     if not settings.links:
         raise InvalidChange("This clinic books consultations by staff only (BOOKING_BY=staff)")
-    channel = channel_for(session, req, messaging)
-    if channel is None:
-        raise MessageRefused("This patient cannot be sent a link: they did not allow texts (or sent STOP) and gave "
-                             "no email address. Book a time for them instead.")
-    req.updated_at = now
-    token = booking_link(session, req, now=now, settings=settings, actor=actor)
-    return queue_message(session, req, messaging, "booking_link", channel, now, actor=actor,
-                         extra={"link": link_url(token), "days": str(settings.link_days)})
+    if not req.is_open:
+        raise InvalidChange("This request is closed; reopen it before sending a booking link")
+    return send_link(session, req, messaging, now, actor, purpose="booking", expected_version=expected_version,
+                     valid_for=timedelta(days=settings.link_days), link_url=link_url)
+
+
+def bookings_on(session: Session, day: date, tz: ZoneInfo) -> list[Booking]:
+    """The live bookings of ``day`` in the clinic's zone, by location name, then time and seat."""
+    start = datetime.combine(day, time.min, tz)
+    end = datetime.combine(day + timedelta(days=1), time.min, tz)
+    return list(session.scalars(
+        select(Booking).join(Location)
+        .where(Booking.cancelled_at.is_(None), Booking.starts_at >= start, Booking.starts_at < end)
+        .order_by(Location.name, Booking.starts_at, Booking.seat)
+    ))

@@ -163,6 +163,14 @@ def free_times(session: Session, tz: ZoneInfo, *, now: datetime, settings: Booki
     return found
 
 
+def times_by_day(times: list[FreeTime], tz: ZoneInfo) -> dict[date, list[FreeTime]]:
+    """``times`` grouped by their day in the clinic's zone, days in order."""
+    days: dict[date, list[FreeTime]] = {}
+    for t in times:
+        days.setdefault(t.starts_at.astimezone(tz).date(), []).append(t)
+    return days
+
+
 def add_hours(session: Session, location: Location, weekday: int, start: time, end: time, visit_minutes: int,
               seats: int) -> WeeklyHours:
     """Add a row to the weekly template (no commit); refuse one that is unusable or overlaps another."""

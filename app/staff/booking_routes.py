@@ -3,17 +3,16 @@ the day view of booked consultations."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.casework.audit import record
 from app.extensions import db
-from app.models import Booking, ConsultationRequest, Location, utcnow
-from app.scheduling.booking import TimeTaken, book, cancel, send_booking_link
+from app.models import ConsultationRequest, utcnow
+from app.scheduling.booking import TimeTaken, book, bookings_on, cancel, send_booking_link
 from app.staff import bp
 from app.staff.access import READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
 from app.staff.request_routes import apply_change
@@ -70,13 +69,7 @@ def day_view() -> str:
         day = date.fromisoformat(request.args.get("date", ""))
     except ValueError:
         day = clinic_day(utcnow())
-    start = datetime.combine(day, time.min, tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tz)
-    bookings = db.session.scalars(
-        select(Booking).join(Location)
-        .where(Booking.cancelled_at.is_(None), Booking.starts_at >= start, Booking.starts_at < end)
-        .order_by(Location.name, Booking.starts_at, Booking.seat)
-    ).all()
+    bookings = bookings_on(db.session, day, tz)
     record(db.session, "view_day", now=utcnow(), staff_id=current_user.id, ip=client_ip(), target_type="day",
            target_id=day.isoformat(), detail={"bookings": len(bookings)})
     page = render_template("staff/day.html", day=day, bookings=bookings, previous=day - timedelta(days=1),

@@ -29,7 +29,7 @@ from app.extensions import db
 from app.intake.documents import InvalidDocument, review_report
 from app.intake.reference import normalise_reference
 from app.messaging.inbound import mark_read
-from app.messaging.patient import MessageRefused, after_status_change, send_documents_link, staff_message
+from app.messaging.patient import MessageRefused, after_status_change, send_link, staff_message
 from app.models import ConsultationRequest, Document, StaffUser, utcnow
 from app.staff import bp
 from app.staff.access import ADD_NOTES, READ_REQUESTS, WORK_REQUESTS, client_ip, roles_required
@@ -130,9 +130,10 @@ def request_documents_link(reference: str) -> str | Response:
     def link_url(token: str) -> str:
         return base + url_for("public.document_link", token=token)
 
-    return apply_change(reference, form, lambda req: send_documents_link(
-        db.session, req, messaging_settings(), utcnow(), current_user, expected_version=form.version.data,
-        valid_for=timedelta(days=int(current_app.config["PATIENT_LINK_DAYS"])), link_url=link_url),
+    return apply_change(reference, form, lambda req: send_link(
+        db.session, req, messaging_settings(), utcnow(), current_user, purpose="documents",
+        expected_version=form.version.data, valid_for=timedelta(days=int(current_app.config["PATIENT_LINK_DAYS"])),
+        link_url=link_url),
         "documents_link")
 
 
